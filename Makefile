@@ -1,0 +1,64 @@
+# LAKSA — developer entry points. `make run` and `make test` are the two in the README.
+#
+#   make run              venv + `laksa init --demo` + serve on http://127.0.0.1:5000
+#   make test             ruff, ruff format --check, mypy, pytest (PYTEST_ARGS="-k foo -x")
+#   make services         private PostgreSQL + Redis for the tests; prints the env exports:
+#                         eval "$$(make -s services)" && make test
+
+PYTHON      ?= python3
+VENV        ?= .venv
+HOST        ?= 127.0.0.1
+PORT        ?= 5000
+PYTEST_ARGS ?=
+
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run test lint fmt clean bench services
+
+help:
+	@echo "make run       set up (venv, database, workflows, demo data) and serve on http://$(HOST):$(PORT)"
+	@echo "make test      lint + type check + pytest   (PYTEST_ARGS='...' passes arguments on)"
+	@echo "make lint      ruff check, ruff format --check, mypy"
+	@echo "make fmt       ruff format + ruff check --fix"
+	@echo "make services  start test PostgreSQL/Redis; prints exports: eval \"\$$(make -s services)\""
+	@echo "make bench     run the benchmarks in bench/"
+	@echo "make clean     remove $(VENV), instance/ and caches"
+
+# The virtualenv is rebuilt only when the package metadata changes.
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $@
+
+run: venv
+	$(BIN)/laksa init --demo
+	$(BIN)/laksa serve --host $(HOST) --port $(PORT)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# Tests needing PostgreSQL/Redis read LAKSA_TEST_POSTGRES_URL / LAKSA_TEST_REDIS_URL and skip
+# when they are unset (see `make services`).
+test: lint
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+fmt: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: venv
+	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/timers.py
+
+services:
+	@bash .ci/services.sh
+
+clean:
+	rm -rf $(VENV) instance .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
