@@ -1,0 +1,229 @@
+"""Working-day deadlines in Asia/Jakarta, and the holiday table they are computed from.
+
+A deadline of ``n`` working days is the end (23:59:59 Jakarta time) of the n-th working day
+after the Jakarta date on which the clock started; that start day never counts. Working days are
+Monday to Friday minus the holidays of the calendar in force.
+
+Holidays come from the ``holiday`` table, seeded from the ``holidays`` package for Indonesia
+(``country_holidays("ID")``). The package's default ``public`` category holds the national
+public holidays (hari libur nasional). It also has a ``government`` category with the "cuti
+bersama" collective-leave days (e.g. Thursday 2026-12-24 before Christmas); they are *not*
+included by default, because they bind civil servants only and are decreed year by year, but
+:func:`seed_holidays` can add them and an administrator can add or remove any day.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.models import Holiday
+
+JAKARTA = ZoneInfo("Asia/Jakarta")
+END_OF_DAY = time(23, 59, 59)
+_NAME_LENGTH = 200  # Holiday.name is String(200)
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    """Monday to Friday, minus ``holidays`` (Jakarta dates)."""
+
+    holidays: frozenset[date] = frozenset()
+
+    def is_working_day(self, d: date) -> bool:
+        return d.weekday() < 5 and d not in self.holidays
+
+    def next_working_day(self, d: date) -> date:
+        """The first working day strictly after ``d``."""
+        d += timedelta(days=1)
+        while not self.is_working_day(d):
+            d += timedelta(days=1)
+        return d
+
+    def add_working_days(self, start: datetime, n: float) -> datetime:
+        """The deadline ``n`` working days after ``start``, as aware UTC.
+
+        A whole ``n`` ends at 23:59:59 Jakarta time of the n-th working day after the Jakarta
+        date of ``start`` (the start day itself never counts, even if it is a working day).
+        A fractional ``n`` (say 2.5, a reminder at half of a 5-day target) takes the whole
+        days first, then the fraction of the next working day's 24 hours from its midnight:
+        2.5 is 12:00 Jakarta time of the third working day, 0.25 is 06:00 of the first.
+        """
+        if start.tzinfo is None:
+            raise ValueError("working days need an aware start datetime")
+        if not math.isfinite(n) or n <= 0:
+            raise ValueError(f"working days must be a positive number, not {n!r}")
+        whole = math.floor(n)
+        fraction = n - whole
+        day = start.astimezone(JAKARTA).date()
+        for _ in range(whole):
+            day = self.next_working_day(day)
+        if fraction == 0:
+            deadline = datetime.combine(day, END_OF_DAY, tzinfo=JAKARTA)
+        else:
+            midnight = datetime.combine(self.next_working_day(day), time(0), tzinfo=JAKARTA)
+            deadline = midnight + timedelta(hours=24 * fraction)
+        return deadline.astimezone(UTC)
+
+
+def duration_until(deadline: datetime, now: datetime) -> str:
+    """An ISO-8601 duration in whole seconds, e.g. ``PT12345S``; ``PT0S`` once past.
+
+    Seconds are rounded up so that a timer never fires before its deadline.
+    """
+    if deadline.tzinfo is None or now.tzinfo is None:
+        raise ValueError("durations need aware datetimes")
+    seconds = math.ceil((deadline - now).total_seconds())
+    return f"PT{max(seconds, 0)}S"
+
+
+def script_helpers(calendar: WorkingCalendar) -> dict[str, Callable[..., str]]:
+    """The functions BPMN timer expressions may call, reading the process clock when called.
+
+    ``working_days(n)`` is a ``timeDuration`` (``PT…S``) from now to the deadline;
+    ``working_deadline(n)`` is the deadline itself as an ISO datetime (for ``timeDate``).
+    """
+
+    def working_days(n: float) -> str:
+        now = clock.now()
+        return duration_until(calendar.add_working_days(now, n), now)
+
+    def working_deadline(n: float) -> str:
+        return calendar.add_working_days(clock.now(), n).isoformat()
+
+    return {"working_days": working_days, "working_deadline": working_deadline}
+
+
+# --- the calendar in force for a command -------------------------------------------------------
+
+_current: ContextVar[WorkingCalendar | None] = ContextVar("laksa_calendar", default=None)
+
+
+@lru_cache(maxsize=8)
+def package_calendar(years: tuple[int, ...]) -> WorkingCalendar:
+    """Weekends plus the ``holidays`` package's Indonesian public holidays of ``years``."""
+    return WorkingCalendar(frozenset(holidays.country_holidays("ID", years=years).keys()))
+
+
+def default_calendar() -> WorkingCalendar:
+    """The package's holidays for the clock's Jakarta year and the years either side."""
+    year = clock.now().astimezone(JAKARTA).year
+    return package_calendar((year - 1, year, year + 1))
+
+
+def current_calendar() -> WorkingCalendar:
+    """The calendar of the running command, else :func:`default_calendar`."""
+    calendar = _current.get()
+    return calendar if calendar is not None else default_calendar()
+
+
+@contextmanager
+def using_calendar(calendar: WorkingCalendar) -> Iterator[WorkingCalendar]:
+    """Run a block with ``calendar`` in force."""
+    token = _current.set(calendar)
+    try:
+        yield calendar
+    finally:
+        _current.reset(token)
+
+
+@lru_cache(maxsize=16)
+def _cached_helpers(calendar: WorkingCalendar) -> dict[str, Callable[..., str]]:
+    return script_helpers(calendar)
+
+
+def command_helpers() -> dict[str, Any]:
+    """The script helpers for the calendar in force (built once per calendar)."""
+    # A copy, so a caller adding names cannot change what the next evaluation sees.
+    return dict(_cached_helpers(current_calendar()))
+
+
+# --- the holiday table -------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _calendar_of(days: frozenset[date]) -> WorkingCalendar:
+    return WorkingCalendar(days)
+
+
+def load_calendar(session: Session) -> WorkingCalendar:
+    """The calendar of the holiday table; the same object while the table's days are unchanged.
+
+    The key is the set of days itself (one narrow query), not an aggregate like
+    (count, max(day)): moving a holiday by a day, as happens after the sidang isbat for Idul
+    Fitri, keeps both, and another process would keep the stale calendar.
+    """
+    days = frozenset(session.scalars(select(Holiday.day)))
+    return _calendar_of(days)
+
+
+def seed_holidays(
+    session: Session, years: Iterable[int], *, include_cuti_bersama: bool = False
+) -> int:
+    """Add the package's Indonesian holidays of ``years`` not yet in the table; returns the count.
+
+    Names are in Indonesian. Days already present keep their (possibly edited) name.
+    """
+    categories = ("public", "government") if include_cuti_bersama else ("public",)
+    found = holidays.country_holidays(
+        "ID", years=sorted(set(years)), categories=categories, language="id"
+    )
+    if not found:
+        return 0
+    present = set(session.scalars(select(Holiday.day).where(Holiday.day.in_(list(found)))))
+    added = [
+        Holiday(day=day, name=str(name)[:_NAME_LENGTH])
+        for day, name in sorted(found.items())
+        if day not in present
+    ]
+    session.add_all(added)
+    session.flush()
+    return len(added)
+
+
+def add_holiday(session: Session, day: date, name: str) -> Holiday:
+    """Mark ``day`` as a holiday, or rename it if it already is one."""
+    holiday = session.get(Holiday, day)
+    if holiday is None:
+        holiday = Holiday(day=day, name=name)
+        session.add(holiday)
+    else:
+        holiday.name = name
+    session.flush()
+    return holiday
+
+
+def remove_holiday(session: Session, day: date) -> bool:
+    """Make ``day`` an ordinary day again; False if it was not a holiday."""
+    holiday = session.get(Holiday, day)
+    if holiday is None:
+        return False
+    session.delete(holiday)
+    session.flush()
+    return True
+
+
+def list_holidays(session: Session, year: int | None = None) -> list[Holiday]:
+    """The holidays in day order, of one year if given."""
+    query = select(Holiday).order_by(Holiday.day)
+    if year is not None:
+        query = query.where(Holiday.day.between(date(year, 1, 1), date(year, 12, 31)))
+    return list(session.scalars(query))
