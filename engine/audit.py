@@ -1,0 +1,166 @@
+"""The append-only audit trail, SHA-256 chained per instance (rule 9)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.models import AuditEvent
+from engine.models import ProcessInstance
+from engine.models import Ticket
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Entry:
+    actor: str
+    action: str
+    element_id: str | None = None
+    data: Any = None
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _digest(
+    prev: str,
+    instance_id: int,
+    seq: int,
+    at: str,
+    actor: str,
+    action: str,
+    element_id: str | None,
+    data: str,
+) -> str:
+    body = canonical([instance_id, seq, at, actor, action, element_id, data])
+    return hashlib.sha256((prev + body).encode()).hexdigest()
+
+
+def append(
+    session: Session, instance: ProcessInstance, entries: Sequence[Entry], *, at: datetime
+) -> None:
+    """Append entries to an instance's chain in one INSERT and move its head."""
+    if not entries:
+        return
+    prev, seq = instance.audit_head or GENESIS, instance.audit_seq
+    stamp = at.astimezone(UTC).isoformat()
+    rows = []
+    for entry in entries:
+        seq += 1
+        data = canonical(entry.data)
+        digest = _digest(
+            prev, instance.id, seq, stamp, entry.actor, entry.action, entry.element_id, data
+        )
+        rows.append(
+            {
+                "instance_id": instance.id,
+                "seq": seq,
+                "at": at,
+                "actor": entry.actor,
+                "action": entry.action,
+                "element_id": entry.element_id,
+                "data": data,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    session.execute(insert(AuditEvent), rows)
+    instance.audit_seq, instance.audit_head = seq, prev
+
+
+@dataclass(frozen=True)
+class Problem:
+    ticket_number: str
+    seq: int | None
+    reason: str
+
+
+def verify(session: Session) -> list[Problem]:
+    """Recompute every chain; report each ticket whose rows were edited, removed or added."""
+    problems: list[Problem] = []
+    heads = session.execute(
+        select(
+            ProcessInstance.id, ProcessInstance.audit_seq, ProcessInstance.audit_head, Ticket.number
+        )
+        .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
+        .order_by(ProcessInstance.id)
+    ).all()
+    events = session.scalars(
+        select(AuditEvent)
+        .order_by(AuditEvent.instance_id, AuditEvent.seq)
+        .execution_options(yield_per=2000)
+    )
+    by_instance = _group(events)
+    current = next(by_instance, None)
+    for instance_id, audit_seq, audit_head, number in heads:
+        while current is not None and current[0] < instance_id:
+            problems.append(Problem("?", None, f"events for unknown instance {current[0]}"))
+            current = next(by_instance, None)
+        rows: list[AuditEvent] = []
+        if current is not None and current[0] == instance_id:
+            rows = current[1]
+            current = next(by_instance, None)
+        problem = _check_chain(rows, audit_seq, audit_head)
+        if problem is not None:
+            problems.append(Problem(number, problem[0], problem[1]))
+    return problems
+
+
+def _check_chain(
+    rows: Sequence[AuditEvent], audit_seq: int, audit_head: str
+) -> tuple[int | None, str] | None:
+    prev = GENESIS
+    for expected_seq, row in enumerate(rows, start=1):
+        if row.seq != expected_seq:
+            return expected_seq, f"event {expected_seq} is missing"
+        if row.prev_hash != prev:
+            return row.seq, "chain broken (previous hash does not match)"
+        digest = _digest(
+            prev,
+            row.instance_id,
+            row.seq,
+            row.at.isoformat(),
+            row.actor,
+            row.action,
+            row.element_id,
+            row.data,
+        )
+        if digest != row.hash:
+            return row.seq, "event was edited (hash does not match its content)"
+        prev = row.hash
+    if len(rows) != audit_seq or prev != (audit_head or GENESIS):
+        return audit_seq, "events after the last verified one are missing or added"
+    return None
+
+
+def _group(events: Iterable[AuditEvent]) -> Iterator[tuple[int, list[AuditEvent]]]:
+    batch: list[AuditEvent] = []
+    for event in events:
+        if batch and event.instance_id != batch[0].instance_id:
+            yield batch[0].instance_id, batch
+            batch = []
+        batch.append(event)
+    if batch:
+        yield batch[0].instance_id, batch
+
+
+def history(session: Session, instance_id: int) -> list[AuditEvent]:
+    return list(
+        session.scalars(
+            select(AuditEvent).where(AuditEvent.instance_id == instance_id).order_by(AuditEvent.seq)
+        )
+    )

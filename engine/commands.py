@@ -1,0 +1,368 @@
+"""Use cases that change a ticket: each one command, one transaction (rule 1).
+
+Use cases flush; callers commit (and enqueue background work only after the commit).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from collections.abc import Mapping
+from contextlib import contextmanager
+from dataclasses import asdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema import FormatChecker
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine import audit
+from engine import calendar
+from engine import clock
+from engine import definitions
+from engine import projection
+from engine.errors import Conflict
+from engine.errors import Forbidden
+from engine.errors import InvalidInput
+from engine.errors import NotFound
+from engine.errors import WorkflowFailed
+from engine.identity import Actor
+from engine.models import Category
+from engine.models import HumanTask
+from engine.models import ProcessInstance
+from engine.models import Ticket
+from engine.runtime import EngineError
+from engine.runtime import Instance
+from engine.runtime import TaskNotReady
+
+_NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
+
+
+@dataclass(frozen=True)
+class TicketInput:
+    kind: str
+    category: str
+    title: str
+    description: str
+    location: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    kecamatan: str | None = None
+    reporter_name: str | None = None
+    reporter_contact: str | None = None
+    anonymous: bool = False
+    confidential: bool = False
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    ticket: Ticket
+    instance: ProcessInstance
+
+
+def new_ticket_number() -> str:
+    """A ticket number nobody can guess or enumerate (confidential tickets stay private)."""
+    return "LK-" + "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(8))
+
+
+def submit_ticket(
+    session: Session,
+    *,
+    data: TicketInput,
+    actor: Actor,
+    now: datetime,
+    process_key: str = "complaint",
+) -> CommandResult:
+    """Create a ticket and start its process, run to the first wait."""
+    category = session.get(Category, data.category)
+    if category is None or not category.active:
+        raise InvalidInput(
+            "unknown category", fields={"category": [f"unknown category '{data.category}'"]}
+        )
+    definition = definitions.latest_definition(session, process_key)
+    bundle = definitions.bundle_for(session, definition)
+    process = bundle.processes[definition.key]
+    ticket = Ticket(
+        number=new_ticket_number(),
+        status="received",
+        created_at=now,
+        updated_at=now,
+        escalation_level=0,
+        reporter_user_id=actor.user_id,
+        **asdict(data),
+    )
+    start_data = {
+        "ticket": ticket.number,
+        "kind": data.kind,
+        "category": data.category,
+        "infrastructure": category.infrastructure,
+        "kecamatan": data.kecamatan,
+    }
+    with _engine_context(session, now):
+        try:
+            instance = definitions.get_runtime().start(process, start_data)
+        except EngineError as exc:
+            raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
+    session.add(ticket)
+    session.flush()
+    row = ProcessInstance(
+        ticket_id=ticket.id,
+        definition_id=definition.id,
+        state=definitions.get_runtime().dump(instance),
+        serializer_version=definitions.get_runtime().serializer_version,
+        completed=instance.completed,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    _project_and_audit(
+        session,
+        row,
+        ticket,
+        instance,
+        set(),
+        actor=actor,
+        now=now,
+        entry=audit.Entry(
+            actor.name, "ticket_submitted", None, {**start_data, "definition": definition.version}
+        ),
+        known_open=False,
+    )
+    return CommandResult(ticket, row)
+
+
+def complete_task(
+    session: Session,
+    *,
+    task_id: int,
+    actor: Actor,
+    data: Mapping[str, Any],
+    now: datetime,
+    expected_version: int | None = None,
+) -> CommandResult:
+    """Complete a READY human task with validated form data, as a member of its group."""
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    if task.completed_at is not None:
+        raise Conflict(f"task {task_id} is no longer open ({task.outcome})")
+    if task.candidate_group not in actor.groups:
+        raise Forbidden(f"task {task_id} belongs to group '{task.candidate_group}'")
+    row, ticket, instance = _load(
+        session, task.instance_id, now=now, expected_version=expected_version
+    )
+    bundle = definitions.bundle_for(session, _definition(session, row))
+    form_data = _validated(bundle.forms.get(task.form) if task.form else None, data)
+    before = instance.open_tasks()
+    with _engine_context(session, now):
+        try:
+            instance.complete_task(task.task_guid, form_data)
+        except TaskNotReady:
+            raise Conflict(f"task {task_id} is no longer ready") from None
+        except EngineError as exc:
+            raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
+    _save(
+        session,
+        row,
+        ticket,
+        instance,
+        before,
+        actor=actor,
+        now=now,
+        entry=audit.Entry(
+            actor.name, "task_completed", task.element_id, {"task": task.id, "form": form_data}
+        ),
+    )
+    return CommandResult(ticket, row)
+
+
+def correlate_message(
+    session: Session,
+    *,
+    ticket_number: str,
+    message: str,
+    payload: Mapping[str, Any],
+    actor: Actor,
+    now: datetime,
+) -> CommandResult:
+    """Deliver a BPMN message (a citizen's reply, say) to the ticket's waiting catch event."""
+    ticket_id = session.scalar(select(Ticket.id).where(Ticket.number == ticket_number))
+    if ticket_id is None:
+        raise NotFound(f"no ticket {ticket_number}")
+    instance_id = session.scalar(
+        select(ProcessInstance.id).where(ProcessInstance.ticket_id == ticket_id)
+    )
+    if instance_id is None:
+        raise NotFound(f"ticket {ticket_number} has no process")
+    row, ticket, instance = _load(session, instance_id, now=now)
+    before = instance.open_tasks()
+    with _engine_context(session, now):
+        try:
+            delivered = instance.send_message(message, dict(payload))
+        except EngineError as exc:
+            raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
+    if not delivered:
+        raise Conflict(f"ticket {ticket_number} is not waiting for message '{message}'")
+    _save(
+        session,
+        row,
+        ticket,
+        instance,
+        before,
+        actor=actor,
+        now=now,
+        entry=audit.Entry(
+            actor.name, "message_correlated", None, {"message": message, "payload": dict(payload)}
+        ),
+    )
+    return CommandResult(ticket, row)
+
+
+def fire_timers(session: Session, *, instance_id: int, now: datetime) -> CommandResult:
+    """Fire the instance's timers that are due at ``now`` and run on."""
+    row, ticket, instance = _load(session, instance_id, now=now)
+    before = instance.open_tasks()
+    with _engine_context(session, now):
+        try:
+            instance.fire_due_timers()
+        except EngineError as exc:
+            raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
+    actor = Actor.system("timer")
+    _save(
+        session,
+        row,
+        ticket,
+        instance,
+        before,
+        actor=actor,
+        now=now,
+        entry=audit.Entry(actor.name, "timers_checked", None, None),
+    )
+    return CommandResult(ticket, row)
+
+
+def _load(
+    session: Session, instance_id: int, *, now: datetime, expected_version: int | None = None
+) -> tuple[ProcessInstance, Ticket, Instance]:
+    """Lock the instance row (FOR UPDATE where the database has it) and restore it."""
+    row = session.get(ProcessInstance, instance_id, with_for_update=True, populate_existing=True)
+    if row is None:
+        raise NotFound(f"no process instance {instance_id}")
+    if expected_version is not None and row.version != expected_version:
+        raise Conflict(f"the ticket changed (version {row.version}, you had {expected_version})")
+    ticket = session.get(Ticket, row.ticket_id)
+    assert ticket is not None
+    definition = _definition(session, row)
+    process = definitions.bundle_for(session, definition).processes[definition.key]
+    return row, ticket, definitions.get_runtime().load(process, row.state)
+
+
+def _definition(session: Session, row: ProcessInstance) -> Any:
+    from engine.models import Definition
+
+    definition = session.get(Definition, row.definition_id)
+    assert definition is not None
+    return definition
+
+
+def _save(
+    session: Session,
+    row: ProcessInstance,
+    ticket: Ticket,
+    instance: Instance,
+    before: set[str],
+    *,
+    actor: Actor,
+    now: datetime,
+    entry: audit.Entry,
+) -> None:
+    row.state = definitions.get_runtime().dump(instance)
+    row.completed = instance.completed
+    row.updated_at = now
+    _project_and_audit(
+        session, row, ticket, instance, before, actor=actor, now=now, entry=entry, known_open=True
+    )
+    try:
+        session.flush()
+    except StaleDataError:
+        raise Conflict("the ticket was changed by someone else; reload and try again") from None
+
+
+def _project_and_audit(
+    session: Session,
+    row: ProcessInstance,
+    ticket: Ticket,
+    instance: Instance,
+    before: set[str],
+    *,
+    actor: Actor,
+    now: datetime,
+    entry: audit.Entry,
+    known_open: bool,
+) -> None:
+    reached = [*instance.steps, *instance.reached_since(before)]
+    status_before = ticket.status
+    try:
+        projection.sync(
+            session,
+            row,
+            ticket,
+            instance,
+            reached,
+            actor=actor.name,
+            now=now,
+            known_open=known_open,
+        )
+    except projection.LaneUnbound as exc:
+        raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
+    entries = [entry]
+    entries += [
+        audit.Entry(actor.name, "element_completed", s.element_id, s.delta) for s in instance.steps
+    ]
+    if ticket.status != status_before:
+        entries.append(
+            audit.Entry(
+                actor.name, "status_changed", None, {"from": status_before, "to": ticket.status}
+            )
+        )
+    audit.append(session, row, entries, at=now)
+    instance.steps.clear()
+
+
+def _validated(schema: dict[str, Any] | None, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Check form data against the task's JSON Schema; only declared fields get through."""
+    if schema is None:
+        if data:
+            raise InvalidInput(
+                "this task takes no form data", fields={k: ["unexpected field"] for k in data}
+            )
+        return {}
+    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    errors: dict[str, list[str]] = {}
+    for error in validator.iter_errors(dict(data)):
+        path = ".".join(str(p) for p in error.absolute_path) or _required_field(error) or "_form"
+        errors.setdefault(path, []).append(error.message)
+    declared = set((schema.get("properties") or {}).keys())
+    for key in data:
+        if declared and key not in declared:
+            errors.setdefault(key, []).append("unexpected field")
+    if errors:
+        raise InvalidInput("the form has errors", fields=errors)
+    return dict(data)
+
+
+def _required_field(error: Any) -> str | None:
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return missing[0] if missing else None
+    return None
+
+
+@contextmanager
+def _engine_context(session: Session, now: datetime) -> Iterator[None]:
+    with clock.frozen_at(now), calendar.using_calendar(calendar.load_calendar(session)):
+        yield

@@ -1,0 +1,270 @@
+"""Deploying workflow definitions (rule 2) and the per-version cache of parsed specs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import calendar
+from engine import clock
+from engine import sandbox
+from engine.errors import NotDeployed
+from engine.models import Definition
+from engine.models import DefinitionBundle
+from engine.models import Group
+from engine.runtime import CompiledProcess
+from engine.runtime import DefinitionError
+from engine.runtime import Runtime
+
+FORM_PROPERTY = "formJsonSchemaFilename"
+_LANE_BINDING = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SUFFIXES = (".bpmn", ".dmn", ".json")
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A compiled, deployed bundle: processes plus the form schemas and status table."""
+
+    content_hash: str
+    processes: Mapping[str, CompiledProcess]
+    forms: Mapping[str, dict[str, Any]]
+    statuses: Mapping[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    bundle_id: int
+    created: bool
+    versions: Mapping[str, int]
+
+
+@lru_cache(maxsize=1)
+def get_runtime() -> Runtime:
+    """The process-wide runtime; its scripts see the calendar of the running command."""
+    return Runtime(helpers=calendar.command_helpers)
+
+
+def read_files(path: Path) -> dict[str, str]:
+    """Read a workflows folder (BPMN, DMN, forms/*.json, statuses.json) or one file."""
+    if path.is_file():
+        return {path.name: path.read_text(encoding="utf-8")}
+    if not path.is_dir():
+        raise DefinitionError("no such file or folder", file=str(path))
+    files = {}
+    for file in sorted(path.rglob("*")):
+        if file.is_file() and file.suffix in _SUFFIXES and "node_modules" not in file.parts:
+            files[file.relative_to(path).as_posix()] = file.read_text(encoding="utf-8")
+    return files
+
+
+def content_hash(files: Mapping[str, str]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + files[name].encode() + b"\0")
+    return digest.hexdigest()
+
+
+def compile_files(files: Mapping[str, str], *, known_groups: set[str] | None = None) -> Bundle:
+    """Compile and check a bundle; raise DefinitionError with one line naming what is wrong."""
+    if not any(name.endswith(".bpmn") for name in files):
+        raise DefinitionError("no .bpmn file to deploy")
+    runtime = get_runtime()
+    processes = runtime.compile_bundle(files)
+    forms = _forms(files)
+    statuses = _statuses(files)
+    for process in processes.values():
+        _check_process(runtime, process, forms, statuses, known_groups, files)
+    return Bundle(content_hash(files), processes, forms, statuses)
+
+
+def deploy(
+    session: Session, files: Mapping[str, str], *, actor: str, now: datetime
+) -> DeployResult:
+    """Store a new definition version per process unless identical content is deployed."""
+    digest = content_hash(files)
+    existing = session.scalar(
+        select(DefinitionBundle).where(DefinitionBundle.content_hash == digest)
+    )
+    if existing is not None:
+        rows = session.scalars(select(Definition).where(Definition.bundle_id == existing.id))
+        return DeployResult(existing.id, False, {d.key: d.version for d in rows})
+    groups = set(session.scalars(select(Group.code)))
+    bundle = compile_files(files, known_groups=groups)
+    row = DefinitionBundle(
+        content_hash=digest, files=dict(files), deployed_at=now, deployed_by=actor
+    )
+    session.add(row)
+    session.flush()
+    versions = {}
+    for key in sorted(bundle.processes):
+        latest = session.scalar(select(func.max(Definition.version)).where(Definition.key == key))
+        version = (latest or 0) + 1
+        session.add(Definition(key=key, version=version, bundle_id=row.id, deployed_at=now))
+        versions[key] = version
+    session.flush()
+    return DeployResult(row.id, True, versions)
+
+
+def latest_definition(session: Session, key: str) -> Definition:
+    definition = session.scalar(
+        select(Definition).where(Definition.key == key).order_by(Definition.version.desc()).limit(1)
+    )
+    if definition is None:
+        raise NotDeployed(f"no definition of process '{key}' is deployed (run `laksa deploy`)")
+    return definition
+
+
+def bundle_for(session: Session, definition: Definition) -> Bundle:
+    """The compiled bundle of a definition, parsed once per process and content hash."""
+    cached = _cache.get(definition.bundle_id)
+    if cached is not None:
+        return cached
+    row = session.get(DefinitionBundle, definition.bundle_id)
+    if row is None:
+        raise NotDeployed(f"definition bundle {definition.bundle_id} is missing")
+    bundle = _compile_cached(row.content_hash, json.dumps(row.files, sort_keys=True))
+    _cache[definition.bundle_id] = bundle
+    return bundle
+
+
+_cache: dict[int, Bundle] = {}
+
+
+@lru_cache(maxsize=32)
+def _compile_cached(digest: str, files_json: str) -> Bundle:
+    return compile_files(json.loads(files_json))
+
+
+def lane_group(lane: str | None, data: Mapping[str, Any]) -> str | None:
+    """Resolve a lane name to a group code; ``{opd}`` binds the group from process data."""
+    if lane is None:
+        return None
+
+    def bind(match: re.Match[str]) -> str:
+        value = data.get(match.group(1))
+        if not isinstance(value, str) or not value:
+            raise KeyError(match.group(1))
+        return value
+
+    return _LANE_BINDING.sub(bind, lane.strip())
+
+
+def _forms(files: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    forms = {}
+    for name, text in files.items():
+        if not name.endswith(".schema.json"):
+            continue
+        try:
+            schema = json.loads(text)
+            Draft202012Validator.check_schema(schema)
+        except json.JSONDecodeError as exc:
+            raise DefinitionError(f"not JSON: {exc.msg}", file=name, line=exc.lineno) from None
+        except SchemaError as exc:
+            raise DefinitionError(f"not a JSON Schema: {exc.message}", file=name) from None
+        forms[name.rsplit("/", 1)[-1]] = schema
+    return forms
+
+
+def _statuses(files: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    text = files.get("statuses.json")
+    if text is None:
+        return {}
+    try:
+        table = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DefinitionError(
+            f"not JSON: {exc.msg}", file="statuses.json", line=exc.lineno
+        ) from None
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise DefinitionError("expected an object of status objects", file="statuses.json")
+    return table
+
+
+def _check_process(
+    runtime: Runtime,
+    process: CompiledProcess,
+    forms: Mapping[str, Any],
+    statuses: Mapping[str, Any],
+    known_groups: set[str] | None,
+    files: Mapping[str, str],
+) -> None:
+    file = runtime.file_of(process)
+
+    def fail(message: str, element_id: str) -> DefinitionError:
+        return DefinitionError(
+            message, file=file, line=_line_of(files, file, element_id), element_id=element_id
+        )
+
+    for element_id, kind, source in runtime.expressions(process):
+        try:
+            if kind == "script":
+                sandbox.compile_script(source)
+            else:
+                sandbox.compile_expression(source)
+        except sandbox.SandboxError as exc:
+            raise fail(f"{kind} refused by the sandbox: {exc}", element_id) from None
+        except SyntaxError as exc:
+            raise fail(f"{kind} does not compile: {exc.msg}", element_id) from None
+        if kind.endswith("TimerEventDefinition"):
+            _check_timer(runtime, kind, source, fail, element_id)
+    for element in process.elements.values():
+        form = element.properties.get(FORM_PROPERTY)
+        if form and form not in forms:
+            raise fail(f"form '{form}' not found among the deployed forms", element.element_id)
+        status = element.properties.get("status")
+        if status and statuses and status not in statuses:
+            raise fail(f"status '{status}' is not in statuses.json", element.element_id)
+        if element.lane and known_groups is not None and element.kind.endswith("Task"):
+            lane = element.lane.strip()
+            if not _LANE_BINDING.search(lane) and lane not in known_groups:
+                raise fail(f"lane '{lane}' is not a known group", element.element_id)
+
+
+def _check_timer(runtime: Runtime, kind: str, source: str, fail: Any, element_id: str) -> None:
+    """Evaluate a timer expression with no data; names only known at run time are allowed."""
+    from engine.runtime import iso_timer_error
+
+    with clock.frozen_at(clock.now()):
+        try:
+            value = runtime.evaluate(source, {})
+        except Exception as exc:
+            if _is_unknown_name(exc):
+                return
+            raise fail(
+                f"timer expression {source!r} does not evaluate: {exc}", element_id
+            ) from None
+    problem = iso_timer_error(kind, value)
+    if problem:
+        raise fail(f"timer expression {source!r} gives {value!r}: {problem}", element_id)
+
+
+def _is_unknown_name(exc: BaseException) -> bool:
+    while exc is not None:
+        if isinstance(exc, NameError):
+            return True
+        exc = exc.__cause__ or getattr(exc, "exception", None)  # type: ignore[assignment]
+    return False
+
+
+def _line_of(files: Mapping[str, str], file: str | None, element_id: str) -> int | None:
+    text = files.get(file or "")
+    if not text:
+        return None
+    marker = f'id="{element_id}"'
+    for number, line in enumerate(text.splitlines(), start=1):
+        if marker in line:
+            return number
+    return None

@@ -1,0 +1,220 @@
+"""The database schema: definitions, tickets, instances, projections, audit, outbox, identity."""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean
+from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import LargeBinary
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from engine.db import Base
+
+
+class DefinitionBundle(Base):
+    """The files of one deployed workflows folder, stored once per content hash."""
+
+    __tablename__ = "definition_bundle"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    files: Mapped[dict[str, Any]]  # relative path -> text
+    deployed_at: Mapped[datetime]
+    deployed_by: Mapped[str] = mapped_column(String(120))
+
+
+class Definition(Base):
+    """One version of one executable process; new tickets take the latest version of a key."""
+
+    __tablename__ = "definition"
+    __table_args__ = (UniqueConstraint("key", "version"), UniqueConstraint("key", "bundle_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), index=True)
+    version: Mapped[int]
+    bundle_id: Mapped[int] = mapped_column(ForeignKey("definition_bundle.id"))
+    deployed_at: Mapped[datetime]
+
+
+class Ticket(Base):
+    """A citizen's report: what the public, officers and statistics see."""
+
+    __tablename__ = "ticket"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(40), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(300))
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    kecamatan: Mapped[str | None] = mapped_column(String(80))
+    reporter_name: Mapped[str | None] = mapped_column(String(120))
+    reporter_contact: Mapped[str | None] = mapped_column(String(200))
+    reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(40), index=True)
+    opd: Mapped[str | None] = mapped_column(String(40), index=True)
+    due_at: Mapped[datetime | None]
+    escalation_level: Mapped[int] = mapped_column(default=0)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class ProcessInstance(Base):
+    """One ticket's workflow state (no spec inside), guarded by an optimistic version."""
+
+    __tablename__ = "process_instance"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), unique=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("definition.id"), index=True)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    serializer_version: Mapped[str] = mapped_column(String(16))
+    completed: Mapped[bool] = mapped_column(Boolean, default=False)
+    audit_seq: Mapped[int] = mapped_column(default=0)
+    audit_head: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class HumanTask(Base):
+    """A READY manual task, projected for inboxes; completed rows stay for history."""
+
+    __tablename__ = "human_task"
+    __table_args__ = (Index("ix_human_task_open", "candidate_group", "completed_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    task_guid: Mapped[str] = mapped_column(String(36), unique=True)
+    element_id: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str] = mapped_column(String(200))
+    candidate_group: Mapped[str] = mapped_column(String(80))
+    form: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    due_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(String(120))
+    outcome: Mapped[str | None] = mapped_column(String(20))  # completed | cancelled
+
+
+class PendingTimer(Base):
+    """A waiting timer event; the sweep claims due rows (rule 4 of DESIGN.md)."""
+
+    __tablename__ = "pending_timer"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    task_guid: Mapped[str] = mapped_column(String(36), unique=True)
+    element_id: Mapped[str] = mapped_column(String(120))
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    claimed_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+
+
+class AuditEvent(Base):
+    """Append-only, SHA-256 chained per instance (rule 9)."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (UniqueConstraint("instance_id", "seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    seq: Mapped[int]
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(60))
+    element_id: Mapped[str | None] = mapped_column(String(120))
+    data: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly what was hashed
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Incident(Base):
+    """Something the engine could not do for a ticket, kept for the verifier desk and admins."""
+
+    __tablename__ = "incident"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(60))
+    element_id: Mapped[str | None] = mapped_column(String(120))
+    message: Mapped[str] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None]
+
+
+class OutboxMessage(Base):
+    """A side effect written in the command's transaction, delivered afterwards (rule 10)."""
+
+    __tablename__ = "outbox_message"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    deliver_after: Mapped[datetime] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    delivered_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Group(Base):
+    """A desk or an OPD; lane names resolve to group codes."""
+
+    __tablename__ = "app_group"
+    code: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # desk | opd
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class Membership(Base):
+    __tablename__ = "membership"
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    group_code: Mapped[str] = mapped_column(ForeignKey("app_group.code"), primary_key=True)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Category(Base):
+    """A complaint category citizens can pick; routing.dmn maps it to an OPD."""
+
+    __tablename__ = "category"
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    infrastructure: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Holiday(Base):
+    """A non-working day in Asia/Jakarta (seeded from the holidays package, editable)."""
+
+    __tablename__ = "holiday"
+    day: Mapped[date] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))

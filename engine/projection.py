@@ -1,0 +1,169 @@
+"""Read-side projections written in the command's transaction (rule 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from engine import definitions
+from engine.models import HumanTask
+from engine.models import PendingTimer
+from engine.models import ProcessInstance
+from engine.models import Ticket
+from engine.runtime import Instance
+from engine.runtime import Step
+from engine.runtime import WaitingTimer
+
+DEADLINE_PROPERTY = "deadline"
+
+
+class LaneUnbound(Exception):
+    """A lane names a process variable that has no value."""
+
+    def __init__(self, element_id: str, variable: str) -> None:
+        super().__init__(f"lane of '{element_id}' needs process variable '{variable}'")
+        self.element_id = element_id
+
+
+def sync(
+    session: Session,
+    row: ProcessInstance,
+    ticket: Ticket,
+    instance: Instance,
+    reached: Sequence[Step],
+    *,
+    actor: str,
+    now: datetime,
+    known_open: bool,
+) -> None:
+    """Project human tasks, pending timers and the ticket's public fields.
+
+    ``known_open`` is False for a new instance, which has no rows yet to compare against.
+    """
+    timers = instance.waiting_timers()
+    ready = instance.ready_tasks()
+    deadlines: dict[str, datetime] = {
+        t.attached_to: t.due_at
+        for t in timers
+        if t.attached_to and t.properties.get(DEADLINE_PROPERTY, "").lower() == "true"
+    }
+    ready_guids = {t.guid for t in ready}
+
+    open_rows: dict[str, int] = {}
+    if known_open:
+        open_rows = dict(
+            session.execute(
+                select(HumanTask.task_guid, HumanTask.id).where(
+                    HumanTask.instance_id == row.id, HumanTask.completed_at.is_(None)
+                )
+            ).tuples().all()
+        )
+    gone = [guid for guid in open_rows if guid not in ready_guids]
+    if gone:
+        completed = {s.guid for s in reached}
+        for guid in gone:
+            done = guid in completed
+            session.execute(
+                update(HumanTask)
+                .where(HumanTask.task_guid == guid)
+                .values(
+                    completed_at=now,
+                    completed_by=actor if done else None,
+                    outcome="completed" if done else "cancelled",
+                )
+            )
+    new_tasks = []
+    for task in ready:
+        if task.guid in open_rows:
+            continue
+        try:
+            group = definitions.lane_group(task.lane, task.data)
+        except KeyError as exc:
+            raise LaneUnbound(task.element_id, str(exc.args[0])) from None
+        new_tasks.append(
+            {
+                "instance_id": row.id,
+                "ticket_id": ticket.id,
+                "task_guid": task.guid,
+                "element_id": task.element_id,
+                "title": task.title,
+                "candidate_group": group or "",
+                "form": task.properties.get(definitions.FORM_PROPERTY),
+                "created_at": now,
+                "due_at": deadlines.get(task.guid),
+            }
+        )
+    if new_tasks:
+        session.execute(insert(HumanTask), new_tasks)
+    for guid in ready_guids & open_rows.keys():
+        if guid in deadlines:
+            session.execute(
+                update(HumanTask).where(HumanTask.task_guid == guid).values(due_at=deadlines[guid])
+            )
+    _sync_timers(session, row, timers, known_open=known_open)
+    _project_ticket(ticket, instance, reached, deadlines, now=now)
+
+
+def _sync_timers(
+    session: Session, row: ProcessInstance, timers: Sequence[WaitingTimer], *, known_open: bool
+) -> None:
+    stored: dict[str, datetime] = {}
+    if known_open:
+        stored = dict(
+            session.execute(
+                select(PendingTimer.task_guid, PendingTimer.due_at).where(
+                    PendingTimer.instance_id == row.id
+                )
+            ).tuples().all()
+        )
+    wanted = {t.guid: t for t in timers}
+    gone = [guid for guid in stored if guid not in wanted]
+    if gone:
+        session.execute(delete(PendingTimer).where(PendingTimer.task_guid.in_(gone)))
+    new = [
+        {"instance_id": row.id, "task_guid": t.guid, "element_id": t.element_id, "due_at": t.due_at}
+        for t in timers
+        if t.guid not in stored
+    ]
+    if new:
+        session.execute(insert(PendingTimer), new)
+    for t in timers:
+        if t.guid in stored and stored[t.guid] != t.due_at:  # a cycle timer moved on
+            session.execute(
+                update(PendingTimer)
+                .where(PendingTimer.task_guid == t.guid)
+                .values(due_at=t.due_at, claimed_by=None, claimed_until=None)
+            )
+
+
+def _project_ticket(
+    ticket: Ticket,
+    instance: Instance,
+    reached: Sequence[Step],
+    deadlines: dict[str, datetime],
+    *,
+    now: datetime,
+) -> None:
+    for step in reached:
+        status = step.properties.get("status")
+        if status:
+            ticket.status = status
+        outcome = step.properties.get("outcome")
+        if outcome:
+            ticket.outcome = outcome
+    data = instance.data
+    if isinstance(data.get("opd"), str):
+        ticket.opd = data["opd"]
+    level = data.get("escalation_level")
+    if isinstance(level, int):
+        ticket.escalation_level = level
+    ticket.due_at = min(deadlines.values()) if deadlines else None
+    ticket.updated_at = now
+    if instance.completed and ticket.closed_at is None:
+        ticket.closed_at = now

@@ -1,0 +1,49 @@
+"""Settings read from the environment (LAKSA_*), never at import time."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    workflows_dir: Path
+    process_key: str = "complaint"
+    timer_interval_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Build settings from LAKSA_* environment variables with embedded defaults."""
+        env = dict(os.environ if env is None else env)
+        home = Path(env.get("LAKSA_HOME", "instance")).resolve()
+        database_url = env.get("LAKSA_DATABASE_URL") or f"sqlite:///{home / 'laksa.db'}"
+        return cls(
+            home=home,
+            database_url=database_url,
+            redis_url=env.get("LAKSA_REDIS_URL") or None,
+            secret_key=env.get("LAKSA_SECRET_KEY") or _instance_secret(home),
+            workflows_dir=Path(env.get("LAKSA_WORKFLOWS", REPO_ROOT / "workflows")).resolve(),
+            timer_interval_seconds=float(env.get("LAKSA_TIMER_INTERVAL", "10")),
+        )
+
+
+def _instance_secret(home: Path) -> str:
+    """Return a secret kept in the instance folder, created on first use."""
+    path = home / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    import secrets
+
+    home.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

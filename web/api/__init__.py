@@ -1,0 +1,28 @@
+"""The JSON API under /api/v1, described by /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+
+def init_api(app: Flask) -> Api:
+    app.config.update(
+        API_TITLE="LAKSA",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    api = Api(
+        app,
+        spec_kwargs={
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}
+        },
+    )
+    from web.api.tasks import blp as tasks_blp
+    from web.api.tickets import blp as tickets_blp
+
+    api.register_blueprint(tickets_blp, url_prefix="/api/v1/tickets")
+    api.register_blueprint(tasks_blp, url_prefix="/api/v1/tasks")
+    return api

@@ -1,0 +1,111 @@
+"""marshmallow schemas of the JSON API; every field declared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE
+from marshmallow import Schema
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import validate
+from marshmallow import validates_schema
+
+KINDS = ("complaint", "aspiration", "information_request")
+
+
+class ReporterSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    contact = fields.String(
+        validate=validate.Length(min=3, max=200),
+        metadata={"description": "e-mail address or phone number"},
+    )
+
+
+class LocationSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    address = fields.String(validate=validate.Length(max=300))
+    latitude = fields.Float(validate=validate.Range(min=-90, max=90))
+    longitude = fields.Float(validate=validate.Range(min=-180, max=180))
+    kecamatan = fields.String(validate=validate.Length(min=1, max=80))
+
+
+class TicketCreateSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    kind = fields.String(load_default="complaint", validate=validate.OneOf(KINDS))
+    category = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    title = fields.String(required=True, validate=validate.Length(min=3, max=200))
+    description = fields.String(required=True, validate=validate.Length(min=3, max=5000))
+    location = fields.Nested(LocationSchema, load_default=None)
+    reporter = fields.Nested(ReporterSchema, load_default=None)
+    anonymous = fields.Boolean(load_default=False)
+    confidential = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def reporter_reachable(self, data: dict[str, Any], **kwargs: Any) -> None:
+        reporter = data.get("reporter") or {}
+        if not data.get("anonymous") and not reporter.get("contact"):
+            raise ValidationError("give a contact, or report anonymously", field_name="reporter")
+
+
+class TicketCreatedSchema(Schema):
+    number = fields.String(required=True)
+    status = fields.String(required=True)
+    url = fields.String(required=True)
+
+
+class TicketPublicSchema(Schema):
+    number = fields.String()
+    kind = fields.String()
+    category = fields.String()
+    title = fields.String()
+    description = fields.String()
+    location = fields.String(allow_none=True)
+    kecamatan = fields.String(allow_none=True)
+    status = fields.String()
+    status_label = fields.String()
+    status_colour = fields.String(allow_none=True)
+    opd = fields.String(allow_none=True)
+    due_at = fields.DateTime(allow_none=True)
+    escalation_level = fields.Integer()
+    outcome = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class TaskSchema(Schema):
+    id = fields.Integer()
+    ticket = fields.String()
+    element_id = fields.String()
+    title = fields.String()
+    candidate_group = fields.String()
+    form = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    due_at = fields.DateTime(allow_none=True)
+    version = fields.Integer(metadata={"description": "instance version; send it back to complete"})
+
+
+class TaskCompleteSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+    version = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the version you saw; 409 if it moved"},
+    )
+
+
+class TaskCompletedSchema(Schema):
+    ticket = fields.String()
+    status = fields.String()
+    version = fields.Integer()

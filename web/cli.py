@@ -1,0 +1,243 @@
+"""The `laksa` command: set up, deploy, serve, sweep timers, verify the audit trail."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import threading
+from datetime import UTC
+from datetime import datetime
+from pathlib import Path
+
+import click
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+from engine import audit
+from engine import calendar
+from engine import definitions
+from engine import demo
+from engine import timers
+from engine.db import Base
+from engine.db import make_engine
+from engine.db import make_session_factory
+from engine.errors import LaksaError
+from engine.identity import create_token
+from engine.identity import create_user
+from engine.runtime import DefinitionError
+from engine.settings import Settings
+
+
+def _factory(settings: Settings) -> sessionmaker[Session]:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return make_session_factory(make_engine(settings.database_url))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """LAKSA: citizen complaints run as BPMN processes."""
+    ctx.obj = Settings.from_env()
+
+
+@main.command()
+@click.option("--demo", "with_demo", is_flag=True, help="Add demo OPDs, categories and users.")
+@click.pass_obj
+def init(settings: Settings, with_demo: bool) -> None:
+    """Create the database, seed holidays, deploy workflows/ (idempotent)."""
+    factory = _factory(settings)
+    Base.metadata.create_all(factory.kw["bind"])
+    today = _now().date()
+    with factory.begin() as session:
+        added = calendar.seed_holidays(session, range(today.year - 1, today.year + 3))
+        demo.ensure_reference_data(session)
+    click.echo(f"database ready at {settings.database_url} ({added} holidays added)")
+    if with_demo:
+        with factory.begin() as session:
+            credentials = demo.ensure_demo_users(session, settings.home, now=_now())
+        click.echo("demo users (username / password / role / groups):")
+        for line in credentials:
+            click.echo(f"  {line}")
+    _deploy(factory, settings.workflows_dir, actor="cli:init")
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.pass_obj
+def deploy(settings: Settings, path: Path | None) -> None:
+    """Validate and deploy a workflows folder or one BPMN file."""
+    _deploy(_factory(settings), path or settings.workflows_dir, actor="cli:deploy")
+
+
+def _deploy(factory: sessionmaker[Session], path: Path, *, actor: str) -> None:
+    try:
+        files = definitions.read_files(path)
+        with factory.begin() as session:
+            result = definitions.deploy(session, files, actor=actor, now=_now())
+    except DefinitionError as exc:
+        raise click.ClickException(f"not deployed: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"not deployed: {path}: {exc}") from None
+    versions = ", ".join(f"{k} v{v}" for k, v in sorted(result.versions.items()))
+    state = "deployed" if result.created else "unchanged, still live"
+    click.echo(f"{state}: {versions}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.pass_obj
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Serve the app; without Redis, a thread sweeps timers in-process."""
+    from web.app import create_app
+
+    app = create_app({"SETTINGS": settings})
+    if settings.redis_url is None:
+        factory = _factory(settings)
+        stop = threading.Event()
+
+        def sweep_forever() -> None:
+            while not stop.wait(settings.timer_interval_seconds):
+                try:
+                    timers.run_due(factory, now=_now())
+                except Exception:  # keep sweeping; the next round retries
+                    app.logger.exception("timer sweep failed")
+
+        threading.Thread(target=sweep_forever, name="laksa-timers", daemon=True).start()
+    click.echo(f"LAKSA on http://{host}:{port}  (API: http://{host}:{port}/api/v1/openapi.json)")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.group(name="timers")
+def timers_group() -> None:
+    """Timer sweeps."""
+
+
+@timers_group.command("run-due")
+@click.pass_obj
+def run_due(settings: Settings) -> None:
+    """Run one sweep: fire every timer that is due now."""
+    result = timers.run_due(_factory(settings), now=_now())
+    click.echo(f"{result.fired} instance(s) advanced, {result.failed} failed")
+    if result.failed:
+        sys.exit(1)
+
+
+@main.group(name="audit")
+def audit_group() -> None:
+    """The tamper-evident audit trail."""
+
+
+@audit_group.command("verify")
+@click.pass_obj
+def audit_verify(settings: Settings) -> None:
+    """Recompute every ticket's chain; exit 1 naming each ticket that was tampered with."""
+    with _factory(settings)() as session:
+        problems = audit.verify(session)
+    if problems:
+        for p in problems:
+            click.echo(f"TAMPERED ticket {p.ticket_number} at event {p.seq}: {p.reason}", err=True)
+        sys.exit(1)
+    click.echo("audit trail intact")
+
+
+@main.group()
+def users() -> None:
+    """User accounts."""
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--role", required=True)
+@click.option("--group", "groups", multiple=True, help="Group code; may be repeated.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_obj
+def users_create(
+    settings: Settings, name: str, role: str, groups: tuple[str, ...], password_stdin: bool
+) -> None:
+    """Create a user."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    if len(password) < 8:
+        raise click.ClickException("the password needs at least 8 characters")
+    try:
+        with _factory(settings).begin() as session:
+            create_user(
+                session,
+                username=name,
+                password=password,
+                role=role,
+                groups=list(groups),
+                now=_now(),
+            )
+    except LaksaError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"user {name} created" + ("" if password_stdin else f", password: {password}"))
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens."""
+
+
+@tokens.command("create")
+@click.argument("name")
+@click.option("--label", default="cli", show_default=True)
+@click.pass_obj
+def tokens_create(settings: Settings, name: str, label: str) -> None:
+    """Create an API token for user NAME and print it (only its hash is kept)."""
+    try:
+        with _factory(settings).begin() as session:
+            token = create_token(session, username=name, name=label, now=_now())
+    except LaksaError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(token)
+
+
+@main.group()
+def holidays() -> None:
+    """The holiday table behind working_days()."""
+
+
+@holidays.command("list")
+@click.option("--year", type=int)
+@click.pass_obj
+def holidays_list(settings: Settings, year: int | None) -> None:
+    with _factory(settings)() as session:
+        for h in calendar.list_holidays(session, year):
+            click.echo(f"{h.day.isoformat()}  {h.name}")
+
+
+@holidays.command("add")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.argument("name")
+@click.pass_obj
+def holidays_add(settings: Settings, day: datetime, name: str) -> None:
+    with _factory(settings).begin() as session:
+        calendar.add_holiday(session, day.date(), name)
+    click.echo(f"added {day.date().isoformat()} {name}")
+
+
+@holidays.command("remove")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.pass_obj
+def holidays_remove(settings: Settings, day: datetime) -> None:
+    with _factory(settings).begin() as session:
+        removed = calendar.remove_holiday(session, day.date())
+    if not removed:
+        raise click.ClickException(f"{day.date().isoformat()} is not in the holiday table")
+    click.echo(f"removed {day.date().isoformat()}")
+
+
+@main.command()
+@click.pass_obj
+def worker(settings: Settings) -> None:
+    """Run an RQ worker with its scheduler (needs LAKSA_REDIS_URL)."""
+    if settings.redis_url is None:
+        raise click.ClickException("set LAKSA_REDIS_URL to run a worker")
+    from engine.jobs import run_worker
+
+    run_worker(settings)

@@ -1,0 +1,117 @@
+"""One place that turns errors into the JSON error body of DESIGN.md; never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from flask import Response
+from flask import jsonify
+from flask import request
+from werkzeug.exceptions import HTTPException
+
+from engine import errors
+
+log = logging.getLogger(__name__)
+
+_STATUS = {
+    errors.InvalidInput: 422,
+    errors.NotFound: 404,
+    errors.Forbidden: 403,
+    errors.Conflict: 409,
+    errors.NotDeployed: 503,
+    errors.WorkflowFailed: 422,
+}
+
+
+def error_response(
+    status: int, code: str, message: str, fields: dict[str, Any] | None = None
+) -> tuple[Response, int]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return jsonify({"error": body}), status
+
+
+def register(app: Flask) -> None:
+    from web.auth import Unauthorized
+
+    _STATUS[Unauthorized] = 401
+
+    @app.before_request
+    def json_bodies_only() -> tuple[Response, int] | None:
+        if (
+            request.path.startswith("/api/")
+            and request.method in ("POST", "PUT", "PATCH")
+            and request.content_length
+            and not request.is_json
+        ):
+            return error_response(
+                415, "unsupported_media_type", "send the body as application/json"
+            )
+        return None
+
+    @app.errorhandler(errors.LaksaError)
+    def domain_error(exc: errors.LaksaError) -> tuple[Response, int]:
+        _rollback()
+        status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
+        return error_response(status, exc.code, exc.message, exc.fields or None)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[Response, int]:
+        _rollback()
+        status = exc.code or 500
+        fields = None
+        data = getattr(exc, "data", None)  # flask-smorest / webargs validation messages
+        if isinstance(data, dict) and "messages" in data:
+            fields = _flatten(data["messages"])
+        code = {
+            400: "bad_request",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            409: "conflict",
+            413: "too_large",
+            415: "unsupported_media_type",
+            422: "invalid_input",
+        }.get(status, "error")
+        message = exc.description or exc.name
+        if status == 400 and request.is_json and fields is None:
+            message = "the request body is not valid JSON"
+        if status == 422 and fields:
+            message = "the request has invalid fields"
+        return error_response(status, code, message, fields)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[Response, int]:
+        _rollback()
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "something went wrong on our side")
+
+
+def _flatten(messages: Any) -> dict[str, Any]:
+    """webargs nests messages by location (json, query...); clients want field -> messages."""
+    if isinstance(messages, dict) and set(messages) <= {
+        "json",
+        "query",
+        "form",
+        "files",
+        "headers",
+        "view_args",
+    }:
+        flat: dict[str, Any] = {}
+        for value in messages.values():
+            if isinstance(value, dict):
+                flat.update(value)
+        return flat
+    return messages if isinstance(messages, dict) else {"_request": messages}
+
+
+def _rollback() -> None:
+    from flask import g
+
+    session = g.get("db")
+    if session is not None:
+        session.rollback()
