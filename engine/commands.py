@@ -342,14 +342,16 @@ def _validated(schema: dict[str, Any] | None, data: Mapping[str, Any]) -> dict[s
             )
         return {}
     validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    declared = set((schema.get("properties") or {}).keys())
     errors: dict[str, list[str]] = {}
+    for key in data:
+        if key not in declared:
+            errors[key] = ["unexpected field"]
     for error in validator.iter_errors(dict(data)):
+        if error.validator == "additionalProperties" and not error.absolute_path:
+            continue  # reported per field above
         path = ".".join(str(p) for p in error.absolute_path) or _required_field(error) or "_form"
         errors.setdefault(path, []).append(error.message)
-    declared = set((schema.get("properties") or {}).keys())
-    for key in data:
-        if declared and key not in declared:
-            errors.setdefault(key, []).append("unexpected field")
     if errors:
         raise InvalidInput("the form has errors", fields=errors)
     return dict(data)

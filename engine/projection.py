@@ -62,7 +62,7 @@ def sync(
                 select(HumanTask.task_guid, HumanTask.id).where(
                     HumanTask.instance_id == row.id, HumanTask.completed_at.is_(None)
                 )
-            ).tuples().all()
+            ).all()
         )
     gone = [guid for guid in open_rows if guid not in ready_guids]
     if gone:
@@ -120,7 +120,7 @@ def _sync_timers(
                 select(PendingTimer.task_guid, PendingTimer.due_at).where(
                     PendingTimer.instance_id == row.id
                 )
-            ).tuples().all()
+            ).all()
         )
     wanted = {t.guid: t for t in timers}
     gone = [guid for guid in stored if guid not in wanted]
