@@ -112,7 +112,11 @@ def deploy(
     for key in sorted(bundle.processes):
         latest = session.scalar(select(func.max(Definition.version)).where(Definition.key == key))
         version = (latest or 0) + 1
-        session.add(Definition(key=key, version=version, bundle_id=row.id, deployed_at=now))
+        session.add(
+            Definition(
+                key=key, version=version, bundle_id=row.id, content_hash=digest, deployed_at=now
+            )
+        )
         versions[key] = version
     session.flush()
     return DeployResult(row.id, True, versions)
@@ -128,24 +132,20 @@ def latest_definition(session: Session, key: str) -> Definition:
 
 
 def bundle_for(session: Session, definition: Definition) -> Bundle:
-    """The compiled bundle of a definition, parsed once per process and content hash."""
-    cached = _cache.get(definition.bundle_id)
+    """The compiled bundle of a definition, parsed once per content hash in this process."""
+    cached = _cache.get(definition.content_hash)
     if cached is not None:
         return cached
     row = session.get(DefinitionBundle, definition.bundle_id)
     if row is None:
         raise NotDeployed(f"definition bundle {definition.bundle_id} is missing")
-    bundle = _compile_cached(row.content_hash, json.dumps(row.files, sort_keys=True))
-    _cache[definition.bundle_id] = bundle
+    bundle = compile_files(row.files)
+    _cache[definition.content_hash] = bundle
     return bundle
 
 
-_cache: dict[int, Bundle] = {}
-
-
-@lru_cache(maxsize=32)
-def _compile_cached(digest: str, files_json: str) -> Bundle:
-    return compile_files(json.loads(files_json))
+# Keyed by content hash, not row id: ids repeat across databases (tests, a rebuilt instance).
+_cache: dict[str, Bundle] = {}
 
 
 def lane_group(lane: str | None, data: Mapping[str, Any]) -> str | None:

@@ -39,6 +39,7 @@ class Definition(Base):
     key: Mapped[str] = mapped_column(String(120), index=True)
     version: Mapped[int]
     bundle_id: Mapped[int] = mapped_column(ForeignKey("definition_bundle.id"))
+    content_hash: Mapped[str] = mapped_column(String(64))
     deployed_at: Mapped[datetime]
 
 
