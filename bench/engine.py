@@ -1,0 +1,319 @@
+"""LAKSA against the bare SpiffWorkflow engine, on the same parsed BPMN, in one run.
+
+    .venv/bin/python bench/engine.py [--n 1000] [--rounds 5]
+
+Bare engine: ``BpmnWorkflow(spec, subprocess_specs)`` + ``do_engine_steps()`` +
+``serialize_json`` (SPIFF_CONFIG serializer, default script engine); a completion deserializes
+the waiting workflow, completes ``verify`` with ``{"decision": "route"}``, runs on and serializes.
+
+LAKSA: ``commands.submit_ticket`` and ``commands.complete_task`` on a SQLite file in a temporary
+folder, each command in its own committed transaction (``factory.begin()``).
+
+Both sides run in interleaved rounds (the order alternates) after a warm-up; each ratio is the
+median of the per-round ratios. The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import event
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+
+# bench/engine.py would shadow the engine package: put the repository first.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine import commands
+from engine import definitions
+from engine import demo
+from engine.db import Base
+from engine.db import make_engine
+from engine.db import make_session_factory
+from engine.identity import Actor
+from engine.identity import actor_for
+from engine.identity import create_user
+from engine.models import HumanTask
+from engine.models import ProcessInstance
+from engine.models import User
+from engine.settings import REPO_ROOT
+
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 09:00 in Jakarta
+LATER = NOW + timedelta(hours=1)
+ROAD = commands.TicketInput(
+    kind="complaint",
+    category="jalan_rusak",
+    title="Jalan berlubang",
+    description="Lubang besar di depan pasar",
+    reporter_contact="budi@example.org",
+)
+START_DATA = {  # what submit_ticket gives the process, so both sides run the same paths
+    "ticket": "LK-BENCH000",
+    "kind": ROAD.kind,
+    "category": ROAD.category,
+    "infrastructure": True,
+    "kecamatan": None,
+}
+
+
+class Counter:
+    """SQL statements and commits seen by the engine."""
+
+    def __init__(self) -> None:
+        self.statements = 0
+        self.commits = 0
+
+    def attach(self, engine: Any) -> None:
+        def on_execute(*_args: Any) -> None:
+            self.statements += 1
+
+        def on_commit(*_args: Any) -> None:
+            self.commits += 1
+
+        event.listen(engine, "before_cursor_execute", on_execute)
+        event.listen(engine, "commit", on_commit)
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.statements, self.commits
+
+
+# -- the bare engine ------------------------------------------------------------------------
+
+
+class Bare:
+    def __init__(self, spec: Any, subprocess_specs: Any) -> None:
+        self.spec = spec
+        self.subprocess_specs = subprocess_specs
+        self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+
+    def intake(self) -> str:
+        wf = BpmnWorkflow(self.spec, self.subprocess_specs)
+        wf.task_tree.set_data(**START_DATA)
+        wf.do_engine_steps()
+        return str(self.serializer.serialize_json(wf))
+
+    def complete(self, state: str) -> str:
+        wf = self.serializer.deserialize_json(state)
+        task = next(
+            t
+            for t in wf.get_tasks(state=TaskState.READY, manual=True)
+            if t.task_spec.bpmn_id == "verify"
+        )
+        task.set_data(decision="route")
+        task.run()
+        wf.do_engine_steps()
+        return str(self.serializer.serialize_json(wf))
+
+
+# -- LAKSA ----------------------------------------------------------------------------------
+
+
+def setup_database(folder: Path) -> tuple[sessionmaker[Session], Any, Actor]:
+    engine = make_engine(f"sqlite:///{folder / 'bench.db'}")
+    Base.metadata.create_all(engine)
+    factory = make_session_factory(engine)
+    with factory.begin() as session:
+        demo.ensure_reference_data(session)
+        demo.ensure_demo_city(session)
+        create_user(
+            session,
+            username="verifikator",
+            password="password-verifikator",
+            role="verifier",
+            groups=["verifier"],
+            now=NOW,
+        )
+        definitions.deploy(
+            session, definitions.read_files(REPO_ROOT / "workflows"), actor="bench", now=NOW
+        )
+    with factory() as session:
+        user = session.scalars(select(User).where(User.username == "verifikator")).one()
+        verifier = actor_for(session, user)
+    return factory, engine, verifier
+
+
+class Laksa:
+    def __init__(self, factory: sessionmaker[Session], verifier: Actor) -> None:
+        self.factory = factory
+        self.verifier = verifier
+        self.public = Actor.public()
+
+    def intake(self) -> int:
+        with self.factory.begin() as session:
+            return commands.submit_ticket(session, data=ROAD, actor=self.public, now=NOW).ticket.id
+
+    def verify_task_ids(self, ticket_ids: list[int]) -> list[int]:
+        with self.factory() as session:
+            rows = session.execute(
+                select(HumanTask.ticket_id, HumanTask.id).where(
+                    HumanTask.ticket_id.in_(ticket_ids),
+                    HumanTask.element_id == "verify",
+                    HumanTask.completed_at.is_(None),
+                )
+            ).all()
+        by_ticket = dict(rows)
+        return [by_ticket[t] for t in ticket_ids]
+
+    def complete(self, task_id: int) -> None:
+        with self.factory.begin() as session:
+            commands.complete_task(
+                session,
+                task_id=task_id,
+                actor=self.verifier,
+                data={"decision": "route"},
+                now=LATER,
+            )
+
+
+# -- timing ---------------------------------------------------------------------------------
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    gc.collect()
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000, help="intakes and completions per side")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=50)
+    args = parser.parse_args()
+    per_round = max(1, args.n // args.rounds)
+
+    with tempfile.TemporaryDirectory(prefix="laksa-bench-") as tmp:
+        factory, db_engine, verifier = setup_database(Path(tmp))
+        with factory() as session:
+            definition = definitions.latest_definition(session, "complaint")
+            process = definitions.bundle_for(session, definition).processes[definition.key]
+        bare = Bare(process.spec, process.subprocess_specs)  # the spec LAKSA runs: parsed once
+        laksa = Laksa(factory, verifier)
+        counter = Counter()
+        counter.attach(db_engine)
+
+        # warm-up: both sides, both operations
+        for _ in range(args.warmup):
+            bare.complete(bare.intake())
+        warm = [laksa.intake() for _ in range(args.warmup)]
+        for task_id in laksa.verify_task_ids(warm):
+            laksa.complete(task_id)
+
+        rounds: list[dict[str, float]] = []
+        intake_stmts = intake_commits = complete_stmts = complete_commits = 0
+        state_bytes = bare_state_bytes = 0
+        for r in range(args.rounds):
+            result: dict[str, float] = {}
+
+            def run_bare(result: dict[str, float] = result) -> list[str]:
+                t, states = timed(lambda: [bare.intake() for _ in range(per_round)])
+                result["bare_intake"] = per_round / t
+                t, _ = timed(lambda: [bare.complete(s) for s in states])
+                result["bare_complete"] = per_round / t
+                return states
+
+            def run_laksa(result: dict[str, float] = result) -> tuple[int, int, int, int]:
+                s0, c0 = counter.snapshot()
+                t, tickets = timed(lambda: [laksa.intake() for _ in range(per_round)])
+                s1, c1 = counter.snapshot()
+                result["laksa_intake"] = per_round / t
+                task_ids = laksa.verify_task_ids(tickets)
+                s2, c2 = counter.snapshot()
+                t, _ = timed(lambda: [laksa.complete(i) for i in task_ids])
+                s3, c3 = counter.snapshot()
+                result["laksa_complete"] = per_round / t
+                return s1 - s0, c1 - c0, s3 - s2, c3 - c2
+
+            if r % 2 == 0:
+                states = run_bare()
+                counts = run_laksa()
+            else:
+                counts = run_laksa()
+                states = run_bare()
+            intake_stmts += counts[0]
+            intake_commits += counts[1]
+            complete_stmts += counts[2]
+            complete_commits += counts[3]
+            bare_state_bytes = len(states[-1].encode())
+            rounds.append(result)
+            print(
+                f"round {r + 1}: intakes/s bare {result['bare_intake']:.0f}"
+                f" laksa {result['laksa_intake']:.0f};"
+                f" completions/s bare {result['bare_complete']:.0f}"
+                f" laksa {result['laksa_complete']:.0f}",
+                flush=True,
+            )
+
+        # a ticket waiting at verification
+        waiting = laksa.intake()
+        with factory() as session:
+            state_bytes = len(
+                session.scalars(
+                    select(ProcessInstance.state).where(ProcessInstance.ticket_id == waiting)
+                ).one()
+            )
+        db_engine.dispose()
+
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in rounds)
+
+    def ratio(laksa_key: str, bare_key: str) -> float:
+        return statistics.median(r[laksa_key] / r[bare_key] for r in rounds)
+
+    total = per_round * args.rounds
+    out = {
+        "n": total,
+        "rounds": args.rounds,
+        "bare_intakes_per_s": round(median("bare_intake"), 1),
+        "laksa_intakes_per_s": round(median("laksa_intake"), 1),
+        "intake_ratio": round(ratio("laksa_intake", "bare_intake"), 3),
+        "bare_completions_per_s": round(median("bare_complete"), 1),
+        "laksa_completions_per_s": round(median("laksa_complete"), 1),
+        "complete_ratio": round(ratio("laksa_complete", "bare_complete"), 3),
+        "state_bytes": state_bytes,
+        "bare_state_bytes": bare_state_bytes,
+        "statements_per_intake": round(intake_stmts / total, 2),
+        "statements_per_completion": round(complete_stmts / total, 2),
+        "commits_per_intake": round(intake_commits / total, 2),
+        "commits_per_completion": round(complete_commits / total, 2),
+    }
+    print(
+        f"intake: LAKSA {out['laksa_intakes_per_s']}/s vs bare {out['bare_intakes_per_s']}/s"
+        f" -> ratio {out['intake_ratio']} (target >= 0.4)"
+    )
+    print(
+        f"complete: LAKSA {out['laksa_completions_per_s']}/s vs bare"
+        f" {out['bare_completions_per_s']}/s -> ratio {out['complete_ratio']} (target >= 0.4)"
+    )
+    print(
+        f"state of a ticket at verification: {state_bytes} bytes (target <= 2048);"
+        f" bare serialize_json with spec: {bare_state_bytes} bytes"
+    )
+    print(
+        f"per command: {out['statements_per_intake']} statements / {out['commits_per_intake']}"
+        f" commits (intake), {out['statements_per_completion']} statements /"
+        f" {out['commits_per_completion']} commits (completion), BEGIN included"
+    )
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
