@@ -62,6 +62,7 @@ class TicketInput:
 class CommandResult:
     ticket: Ticket
     instance: ProcessInstance
+    changed: bool = True  # False when the command found nothing to do and wrote nothing
 
 
 def new_ticket_number() -> str:
@@ -223,7 +224,7 @@ def correlate_message(
 
 
 def fire_timers(session: Session, *, instance_id: int, now: datetime) -> CommandResult:
-    """Fire the instance's timers that are due at ``now`` and run on."""
+    """Fire the instance's timers that are due at ``now`` and run on (a no-op if none is)."""
     row, ticket, instance = _load(session, instance_id, now=now)
     before = instance.open_tasks()
     with _engine_context(session, now):
@@ -231,6 +232,10 @@ def fire_timers(session: Session, *, instance_id: int, now: datetime) -> Command
             instance.fire_due_timers()
         except EngineError as exc:
             raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
+    if not instance.steps:
+        # Nothing was due (another sweeper fired it first): write nothing, so a repeated sweep
+        # leaves no state change and no audit event behind.
+        return CommandResult(ticket, row, changed=False)
     actor = Actor.system("timer")
     _save(
         session,
