@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 from flask import Response
+from flask import current_app
 from flask import jsonify
 from flask import request
 from werkzeug.exceptions import HTTPException
@@ -78,8 +79,13 @@ def register(app: Flask) -> None:
             422: "invalid_input",
         }.get(status, "error")
         message = exc.description or exc.name
-        if status == 400 and request.is_json and fields is None:
+        if status == 400 and request.is_json and not fields:
+            # webargs aborts with messages {"json": ["Invalid JSON body."]}, which flattens
+            # to no fields: say what is wrong instead of werkzeug's generic 400 text.
             message = "the request body is not valid JSON"
+        if status == 413:
+            limit = current_app.config.get("MAX_CONTENT_LENGTH")
+            message = f"the request body is larger than the limit of {limit} bytes"
         if status == 422 and fields:
             message = "the request has invalid fields"
         return error_response(status, code, message, fields)
