@@ -1,0 +1,246 @@
+"""The `laksa` console script through click's CliRunner, on a SQLite file in a temporary home."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from click.testing import Result
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import text
+
+from engine import commands
+from engine.db import make_engine
+from engine.db import make_session_factory
+from engine.identity import Actor
+from engine.identity import check_password
+from engine.models import Definition
+from engine.models import Membership
+from engine.models import User
+from engine.settings import Settings
+from tests.conftest import NOW
+from web.cli import main
+
+ROAD = commands.TicketInput(
+    kind="complaint",
+    category="jalan_rusak",
+    title="Jalan berlubang",
+    description="Lubang besar",
+    reporter_contact="budi@example.org",
+)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "LAKSA_HOME": str(tmp_path),
+        "LAKSA_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "LAKSA_SECRET_KEY": "cli-test-secret",
+        "LAKSA_REDIS_URL": "",
+    }
+
+
+@pytest.fixture
+def laksa(env: dict[str, str]):
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None) -> Result:
+        return runner.invoke(main, list(args), env=env, input=input, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def factory(env: dict[str, str]):
+    engine = make_engine(env["LAKSA_DATABASE_URL"])
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def initialised(laksa) -> Result:
+    result = laksa("init", "--demo")
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def submit(factory) -> str:
+    with factory.begin() as session:
+        return commands.submit_ticket(
+            session, data=ROAD, actor=Actor.public(), now=NOW
+        ).ticket.number
+
+
+def demo_passwords(output: str) -> dict[str, str]:
+    found = {}
+    for line in output.splitlines():
+        match = re.match(r"^\s+(\w+)\s+(\S+)\s+(\w+)\s", line)
+        if match:
+            found[match.group(1)] = match.group(2)
+    return found
+
+
+def test_init_demo_prints_every_demo_user_with_a_password_that_works(initialised, factory):
+    passwords = demo_passwords(initialised.output)
+    assert {"verifikator", "petugas_dpupr", "admin", "warga"} <= set(passwords)
+    with factory() as session:
+        user = session.scalars(select(User).where(User.username == "verifikator")).one()
+        assert check_password(passwords["verifikator"], user.password_hash)
+    assert "deployed: complaint v1" in initialised.output
+
+
+def test_init_demo_twice_is_idempotent(initialised, laksa, factory):
+    with factory() as session:
+        users = session.scalar(select(func.count()).select_from(User))
+        definitions = session.scalar(select(func.count()).select_from(Definition))
+    again = laksa("init", "--demo")
+    assert again.exit_code == 0, again.output
+    assert demo_passwords(again.output) == demo_passwords(initialised.output)
+    assert "unchanged, still live: complaint v1" in again.output
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(User)) == users
+        assert session.scalar(select(func.count()).select_from(Definition)) == definitions
+
+
+def test_deploy_twice_says_unchanged_the_second_time(initialised, laksa):
+    first = laksa("deploy")
+    assert first.exit_code == 0, first.output
+    assert "unchanged" in first.output  # init already deployed workflows/
+    second = laksa("deploy")
+    assert second.exit_code == 0
+    assert second.output.strip() == "unchanged, still live: complaint v1"
+
+
+def test_deploy_of_a_broken_file_exits_non_zero_with_one_line(initialised, laksa, tmp_path):
+    broken = tmp_path / "broken.bpmn"
+    broken.write_text("<bpmn:definitions")
+    result = laksa("deploy", str(broken))
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "broken.bpmn" in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_a_token_from_tokens_create_opens_the_verifiers_inbox(initialised, laksa, env, factory):
+    result = laksa("tokens", "create", "verifikator")
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    number = submit(factory)
+    from web.app import create_app
+
+    app = create_app({"SETTINGS": Settings.from_env(env), "TESTING": True})
+    client = app.test_client()
+    response = client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert [t["ticket"] for t in response.get_json()] == [number]
+    refused = client.get("/api/v1/tasks", headers={"Authorization": f"Bearer {token}x"})
+    assert refused.status_code == 401
+
+
+def test_tokens_create_for_an_unknown_user_fails(initialised, laksa):
+    result = laksa("tokens", "create", "nobody")
+    assert result.exit_code != 0
+    assert "nobody" in result.output
+
+
+def test_users_create_reads_the_password_from_stdin(initialised, laksa, factory):
+    result = laksa(
+        "users",
+        "create",
+        "petugas_dishub",
+        "--role",
+        "officer",
+        "--group",
+        "dishub",
+        "--password-stdin",
+        input="rahasia-sekali\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "rahasia-sekali" not in result.output
+    with factory() as session:
+        user = session.scalars(select(User).where(User.username == "petugas_dishub")).one()
+        assert user.role == "officer"
+        assert check_password("rahasia-sekali", user.password_hash)
+        groups = session.scalars(select(Membership.group_code).where(Membership.user_id == user.id))
+        assert list(groups) == ["dishub"]
+
+
+def test_users_create_refuses_a_short_password(initialised, laksa, factory):
+    result = laksa(
+        "users", "create", "x_user", "--role", "officer", "--password-stdin", input="short\n"
+    )
+    assert result.exit_code != 0
+    with factory() as session:
+        assert session.scalar(select(User).where(User.username == "x_user")) is None
+
+
+# -- audit verify --------------------------------------------------------------------------------
+
+
+def audit_ids(factory, number: str) -> list[int]:
+    with factory() as session:
+        return list(
+            session.scalars(
+                text(
+                    "SELECT a.id FROM audit_event a"
+                    " JOIN process_instance p ON p.id = a.instance_id"
+                    " JOIN ticket t ON t.id = p.ticket_id"
+                    " WHERE t.number = :n ORDER BY a.seq"
+                ),
+                {"n": number},
+            )
+        )
+
+
+def tamper(factory, sql: str, **params: object) -> None:
+    with factory.begin() as session:
+        assert session.execute(text(sql), params).rowcount == 1
+
+
+@pytest.fixture
+def two_tickets(initialised, factory) -> tuple[str, str]:
+    return submit(factory), submit(factory)
+
+
+def test_audit_verify_passes_on_an_untouched_trail(two_tickets, laksa):
+    result = laksa("audit", "verify")
+    assert result.exit_code == 0, result.output
+    assert "intact" in result.output
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE audit_event SET actor = 'pengawas' WHERE id = :id",
+        'UPDATE audit_event SET data = \'{"category":"sampah"}\' WHERE id = :id',
+    ],
+    ids=["actor", "data"],
+)
+def test_audit_verify_fails_naming_the_ticket_after_a_row_is_edited(
+    two_tickets, laksa, factory, sql
+):
+    tampered, untouched = two_tickets
+    tamper(factory, sql, id=audit_ids(factory, tampered)[0])
+    result = laksa("audit", "verify")
+    assert result.exit_code == 1
+    assert tampered in result.output
+    assert untouched not in result.output
+
+
+@pytest.mark.parametrize("which", ["middle", "last"])
+def test_audit_verify_fails_naming_the_ticket_after_a_row_is_deleted(
+    two_tickets, laksa, factory, which
+):
+    tampered, untouched = two_tickets
+    ids = audit_ids(factory, tampered)
+    assert len(ids) >= 3
+    victim = ids[len(ids) // 2] if which == "middle" else ids[-1]
+    tamper(factory, "DELETE FROM audit_event WHERE id = :id", id=victim)
+    result = laksa("audit", "verify")
+    assert result.exit_code == 1
+    assert tampered in result.output
+    assert untouched not in result.output
