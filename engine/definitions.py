@@ -31,6 +31,9 @@ from engine.runtime import Runtime
 
 FORM_PROPERTY = "formJsonSchemaFilename"
 _LANE_BINDING = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# An unquoted word like P3X or PT4Q: meant as an ISO 8601 literal (valid ones are quoted by the
+# runtime), not a process variable; left alone it would fail every instance at run time.
+_ALMOST_ISO = re.compile(r"^(R\d*/)?PT?\d\w*$")
 _SUFFIXES = (".bpmn", ".dmn", ".json")
 
 
@@ -242,7 +245,11 @@ def _check_timer(runtime: Runtime, kind: str, source: str, fail: Any, element_id
             value = runtime.evaluate(source, {})
         except Exception as exc:
             if _is_unknown_name(exc):
-                return
+                if not _ALMOST_ISO.match(source.strip()):
+                    return
+                raise fail(
+                    f"timer expression {source!r} is not an ISO 8601 value", element_id
+                ) from None
             raise fail(
                 f"timer expression {source!r} does not evaluate: {exc}", element_id
             ) from None
