@@ -53,8 +53,18 @@ def append(
     session: Session, instance: ProcessInstance, entries: Sequence[Entry], *, at: datetime
 ) -> None:
     """Append entries to an instance's chain in one INSERT and move its head."""
+    write(session, chain(instance, entries, at=at))
+
+
+def chain(
+    instance: ProcessInstance, entries: Sequence[Entry], *, at: datetime
+) -> list[dict[str, Any]]:
+    """Hash entries onto the instance's chain and move its head; the rows are for ``write``.
+
+    Moving the head before the rows are written lets a command save the instance row once.
+    """
     if not entries:
-        return
+        return []
     prev, seq = instance.audit_head or GENESIS, instance.audit_seq
     stamp = at.astimezone(UTC).isoformat()
     rows = []
@@ -78,8 +88,14 @@ def append(
             }
         )
         prev = digest
-    session.execute(insert(AuditEvent), rows)
     instance.audit_seq, instance.audit_head = seq, prev
+    return rows
+
+
+def write(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows made by ``chain``."""
+    if rows:
+        session.execute(insert(AuditEvent), list(rows))
 
 
 @dataclass(frozen=True)

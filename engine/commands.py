@@ -37,6 +37,7 @@ from engine.models import ProcessInstance
 from engine.models import Ticket
 from engine.runtime import EngineError
 from engine.runtime import Instance
+from engine.runtime import Step
 from engine.runtime import TaskNotReady
 
 _NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
@@ -108,6 +109,8 @@ def submit_ticket(
             instance = definitions.get_runtime().start(process, start_data)
         except EngineError as exc:
             raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
+    # The ticket's public fields are projected before its INSERT, so it is written once.
+    plan = _plan(ticket, instance, set(), now=now)
     session.add(ticket)
     session.flush()
     row = ProcessInstance(
@@ -120,12 +123,12 @@ def submit_ticket(
     )
     session.add(row)
     session.flush()
-    _project_and_audit(
+    _write(
         session,
         row,
         ticket,
         instance,
-        set(),
+        plan,
         actor=actor,
         now=now,
         entry=audit.Entry(
@@ -288,54 +291,78 @@ def _save(
     row.state = definitions.get_runtime().dump(instance)
     row.completed = instance.completed
     row.updated_at = now
-    _project_and_audit(
-        session, row, ticket, instance, before, actor=actor, now=now, entry=entry, known_open=True
-    )
-    try:
-        session.flush()
-    except StaleDataError:
-        raise Conflict("the ticket was changed by someone else; reload and try again") from None
+    plan = _plan(ticket, instance, before, now=now)
+    _write(session, row, ticket, instance, plan, actor=actor, now=now, entry=entry, known_open=True)
 
 
-def _project_and_audit(
+@dataclass(frozen=True)
+class _Plan:
+    """What a command changes, worked out before anything is written."""
+
+    reached: list[Step]
+    snap: projection.Snapshot
+    status_before: str
+
+
+def _plan(ticket: Ticket, instance: Instance, before: set[str], *, now: datetime) -> _Plan:
+    """Project the ticket's public fields (in memory) from where the instance got to."""
+    reached = [*instance.steps, *instance.reached_since(before)]
+    snap = projection.snapshot(instance)
+    status_before = ticket.status
+    projection.project_ticket(ticket, instance, reached, snap, now=now)
+    return _Plan(reached, snap, status_before)
+
+
+def _write(
     session: Session,
     row: ProcessInstance,
     ticket: Ticket,
     instance: Instance,
-    before: set[str],
+    plan: _Plan,
     *,
     actor: Actor,
     now: datetime,
     entry: audit.Entry,
     known_open: bool,
 ) -> None:
-    reached = [*instance.steps, *instance.reached_since(before)]
-    status_before = ticket.status
+    """Chain the audit, save instance and ticket (one UPDATE each), then the projections.
+
+    The instance row is flushed first, so the optimistic version check runs before any
+    projection or audit row is written.
+    """
+    entries = [entry]
+    entries += [
+        audit.Entry(actor.name, "element_completed", s.element_id, s.delta) for s in instance.steps
+    ]
+    if ticket.status != plan.status_before:
+        entries.append(
+            audit.Entry(
+                actor.name,
+                "status_changed",
+                None,
+                {"from": plan.status_before, "to": ticket.status},
+            )
+        )
+    rows = audit.chain(row, entries, at=now)
+    instance.steps.clear()
     try:
-        projection.sync(
+        session.flush()
+    except StaleDataError:
+        raise Conflict("the ticket was changed by someone else; reload and try again") from None
+    try:
+        projection.sync_rows(
             session,
             row,
             ticket,
-            instance,
-            reached,
+            plan.snap,
+            plan.reached,
             actor=actor.name,
             now=now,
             known_open=known_open,
         )
     except projection.LaneUnbound as exc:
         raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
-    entries = [entry]
-    entries += [
-        audit.Entry(actor.name, "element_completed", s.element_id, s.delta) for s in instance.steps
-    ]
-    if ticket.status != status_before:
-        entries.append(
-            audit.Entry(
-                actor.name, "status_changed", None, {"from": status_before, "to": ticket.status}
-            )
-        )
-    audit.append(session, row, entries, at=now)
-    instance.steps.clear()
+    audit.write(session, rows)
 
 
 def _validated(schema: dict[str, Any] | None, data: Mapping[str, Any]) -> dict[str, Any]:

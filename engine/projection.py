@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete
@@ -17,6 +19,7 @@ from engine.models import PendingTimer
 from engine.models import ProcessInstance
 from engine.models import Ticket
 from engine.runtime import Instance
+from engine.runtime import ReadyTask
 from engine.runtime import Step
 from engine.runtime import WaitingTimer
 
@@ -31,6 +34,25 @@ class LaneUnbound(Exception):
         self.element_id = element_id
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What the projections need from an instance, read once per command."""
+
+    ready: Sequence[ReadyTask]
+    timers: Sequence[WaitingTimer]
+    deadlines: Mapping[str, datetime]  # ready task guid -> due time of its deadline timer
+
+
+def snapshot(instance: Instance) -> Snapshot:
+    timers = instance.waiting_timers()
+    deadlines = {
+        t.attached_to: t.due_at
+        for t in timers
+        if t.attached_to and t.properties.get(DEADLINE_PROPERTY, "").lower() == "true"
+    }
+    return Snapshot(instance.ready_tasks(), timers, deadlines)
+
+
 def sync(
     session: Session,
     row: ProcessInstance,
@@ -41,18 +63,30 @@ def sync(
     actor: str,
     now: datetime,
     known_open: bool,
+    snap: Snapshot | None = None,
 ) -> None:
     """Project human tasks, pending timers and the ticket's public fields.
 
     ``known_open`` is False for a new instance, which has no rows yet to compare against.
     """
-    timers = instance.waiting_timers()
-    ready = instance.ready_tasks()
-    deadlines: dict[str, datetime] = {
-        t.attached_to: t.due_at
-        for t in timers
-        if t.attached_to and t.properties.get(DEADLINE_PROPERTY, "").lower() == "true"
-    }
+    snap = snap or snapshot(instance)
+    sync_rows(session, row, ticket, snap, reached, actor=actor, now=now, known_open=known_open)
+    project_ticket(ticket, instance, reached, snap, now=now)
+
+
+def sync_rows(
+    session: Session,
+    row: ProcessInstance,
+    ticket: Ticket,
+    snap: Snapshot,
+    reached: Sequence[Step],
+    *,
+    actor: str,
+    now: datetime,
+    known_open: bool,
+) -> None:
+    """Write the ``human_task`` and ``pending_timer`` rows (the ticket's own fields aside)."""
+    ready, deadlines = snap.ready, snap.deadlines
     ready_guids = {t.guid for t in ready}
 
     open_rows: dict[str, int] = {}
@@ -106,8 +140,7 @@ def sync(
             session.execute(
                 update(HumanTask).where(HumanTask.task_guid == guid).values(due_at=deadlines[guid])
             )
-    _sync_timers(session, row, timers, known_open=known_open)
-    _project_ticket(ticket, instance, reached, deadlines, now=now)
+    _sync_timers(session, row, snap.timers, known_open=known_open)
 
 
 def _sync_timers(
@@ -142,14 +175,16 @@ def _sync_timers(
             )
 
 
-def _project_ticket(
+def project_ticket(
     ticket: Ticket,
     instance: Instance,
     reached: Sequence[Step],
-    deadlines: dict[str, datetime],
+    snap: Snapshot,
     *,
     now: datetime,
 ) -> None:
+    """Set the ticket's public fields from the elements reached and the instance's data."""
+    deadlines = snap.deadlines
     for step in reached:
         status = step.properties.get("status")
         if status:
