@@ -1,13 +1,25 @@
-"""RQ jobs: module-level functions that take ids, never objects, and never touch Flask."""
+"""RQ jobs: module-level functions that take ids, never objects, and never touch Flask.
+
+The timer sweep keeps itself scheduled: each run first schedules the next one, then sweeps.
+Runs fall on fixed slots (multiples of ``LAKSA_TIMER_INTERVAL`` seconds since the epoch) and a
+run's job id names its queue and slot, scheduled with RQ's ``unique=True`` (an atomic "only if
+no job with this id exists"). So however many workers start or sweeps overlap, each slot holds
+at most one sweep job: a second ``enqueue_at`` for the same slot raises ``DuplicateJobError``,
+which is the expected answer. (A plain ``enqueue_in`` with an existing job id would overwrite
+that job's hash in place, the running job's included, so a self-rescheduling job must not reuse
+its own id.) A sweep that dies leaves its successor already scheduled; ``laksa worker`` also
+schedules the next slot when it starts.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 from datetime import UTC
 from datetime import datetime
-from datetime import timedelta
-from functools import lru_cache
+from typing import TYPE_CHECKING
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
@@ -16,41 +28,96 @@ from engine.db import make_engine
 from engine.db import make_session_factory
 from engine.settings import Settings
 
+if TYPE_CHECKING:
+    from redis import Redis
+    from rq import Queue
+    from rq.job import Job
+
 log = logging.getLogger(__name__)
 QUEUE = "laksa"
-SWEEP_JOB_ID = "laksa-timer-sweep"
+FAILURE_TTL = 24 * 3600  # seconds a failed sweep job stays visible
+
+_engines: dict[str, Engine] = {}
 
 
-@lru_cache(maxsize=1)
-def _factory() -> sessionmaker[Session]:
-    return make_session_factory(make_engine(Settings.from_env().database_url))
+def _factory(database_url: str) -> sessionmaker[Session]:
+    """One engine (connection pool) per database for the worker process."""
+    if database_url not in _engines:
+        _engines[database_url] = make_engine(database_url)
+    return make_session_factory(_engines[database_url])
 
 
-def sweep_timers() -> int:
-    """Fire due timers, then schedule the next sweep; returns instances advanced."""
+def close_engines() -> None:
+    """Dispose of the worker's engines (tests; a worker process just exits)."""
+    while _engines:
+        _engines.popitem()[1].dispose()
+
+
+def sweep_job_id(queue_name: str, slot: int) -> str:
+    return f"{queue_name}-timer-sweep-{slot}"
+
+
+def sweep_timers(queue_name: str = QUEUE) -> int:
+    """Schedule the next sweep, then fire due timers; returns instances advanced."""
     settings = Settings.from_env()
-    result = timers.run_due(_factory(), now=datetime.now(UTC))
-    _schedule_next(settings)
+    if settings.redis_url:
+        schedule_next_sweep(
+            _queue(settings.redis_url, queue_name),
+            settings.timer_interval_seconds,
+            now=datetime.now(UTC),
+        )
+    result = timers.run_due(_factory(settings.database_url), now=datetime.now(UTC))
+    if result.instances:
+        log.info(
+            "timer sweep: %s fired, %s failed, %s skipped",
+            result.fired,
+            result.failed,
+            result.skipped,
+        )
     return result.fired
 
 
-def _schedule_next(settings: Settings) -> None:
+def schedule_next_sweep(queue: Queue, interval_seconds: float, *, now: datetime) -> Job | None:
+    """Schedule the sweep of the next slot after ``now``; None if it is already scheduled."""
+    from rq.exceptions import DuplicateJobError
+
+    interval = max(float(interval_seconds), 1.0)
+    slot = math.floor(now.timestamp() / interval) + 1
+    at = datetime.fromtimestamp(slot * interval, UTC)
+    try:
+        job: Job = queue.enqueue_at(
+            at,
+            sweep_timers,
+            queue.name,
+            job_id=sweep_job_id(queue.name, slot),
+            unique=True,
+            result_ttl=max(60, math.ceil(3 * interval)),
+            failure_ttl=FAILURE_TTL,
+            description="laksa timer sweep",
+        )
+    except DuplicateJobError:
+        return None
+    return job
+
+
+def _connection(redis_url: str) -> Redis:
     from redis import Redis
+
+    return Redis.from_url(redis_url)
+
+
+def _queue(redis_url: str, queue_name: str = QUEUE) -> Queue:
     from rq import Queue
 
-    queue = Queue(QUEUE, connection=Redis.from_url(settings.redis_url or ""))
-    queue.enqueue_in(
-        timedelta(seconds=settings.timer_interval_seconds), sweep_timers, job_id=SWEEP_JOB_ID
-    )
+    return Queue(queue_name, connection=_connection(redis_url))
 
 
-def run_worker(settings: Settings) -> None:
+def run_worker(settings: Settings, *, queue_name: str = QUEUE, burst: bool = False) -> None:
     """Run an RQ worker with its scheduler; it keeps one sweep job scheduled."""
-    from redis import Redis
-    from rq import Queue
     from rq import Worker
 
-    connection = Redis.from_url(settings.redis_url or "")
-    queue = Queue(QUEUE, connection=connection)
-    queue.enqueue(sweep_timers, job_id=SWEEP_JOB_ID)
-    Worker([queue], connection=connection).work(with_scheduler=True)
+    if not settings.redis_url:
+        raise ValueError("the worker needs LAKSA_REDIS_URL")
+    queue = _queue(settings.redis_url, queue_name)
+    schedule_next_sweep(queue, settings.timer_interval_seconds, now=datetime.now(UTC))
+    Worker([queue], connection=queue.connection).work(with_scheduler=True, burst=burst)
