@@ -6,12 +6,17 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Connection
+from sqlalchemy import Table
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from engine import definitions
 from engine.models import HumanTask
@@ -85,16 +90,21 @@ def sync_rows(
     now: datetime,
     known_open: bool,
 ) -> None:
-    """Write the ``human_task`` and ``pending_timer`` rows (the ticket's own fields aside)."""
+    """Write the ``human_task`` and ``pending_timer`` rows (the ticket's own fields aside).
+
+    Plain Core statements on the session's connection (the ORM's per-statement work is most
+    of a command's cost); a HumanTask object the session holds is kept in step by hand.
+    """
+    conn = session.connection()
     ready, deadlines = snap.ready, snap.deadlines
     ready_guids = {t.guid for t in ready}
 
     open_rows: dict[str, int] = {}
     if known_open:
         open_rows = dict(
-            session.execute(
-                select(HumanTask.task_guid, HumanTask.id).where(
-                    HumanTask.instance_id == row.id, HumanTask.completed_at.is_(None)
+            conn.execute(
+                select(_TASK.c.task_guid, _TASK.c.id).where(
+                    _TASK.c.instance_id == row.id, _TASK.c.completed_at.is_(None)
                 )
             ).all()
         )
@@ -103,15 +113,13 @@ def sync_rows(
         completed = {s.guid for s in reached}
         for guid in gone:
             done = guid in completed
-            session.execute(
-                update(HumanTask)
-                .where(HumanTask.task_guid == guid)
-                .values(
-                    completed_at=now,
-                    completed_by=actor if done else None,
-                    outcome="completed" if done else "cancelled",
-                )
-            )
+            values = {
+                "completed_at": now,
+                "completed_by": actor if done else None,
+                "outcome": "completed" if done else "cancelled",
+            }
+            conn.execute(update(_TASK).where(_TASK.c.id == open_rows[guid]).values(values))
+            _refresh(session, open_rows[guid], values)
     new_tasks = []
     for task in ready:
         if task.guid in open_rows:
@@ -134,43 +142,53 @@ def sync_rows(
             }
         )
     if new_tasks:
-        session.execute(insert(HumanTask), new_tasks)
+        conn.execute(insert(_TASK), new_tasks)
     for guid in ready_guids & open_rows.keys():
         if guid in deadlines:
-            session.execute(
-                update(HumanTask).where(HumanTask.task_guid == guid).values(due_at=deadlines[guid])
-            )
-    _sync_timers(session, row, snap.timers, known_open=known_open)
+            values = {"due_at": deadlines[guid]}
+            conn.execute(update(_TASK).where(_TASK.c.id == open_rows[guid]).values(values))
+            _refresh(session, open_rows[guid], values)
+    _sync_timers(conn, row, snap.timers, known_open=known_open)
+
+
+_TASK: Table = HumanTask.__table__  # type: ignore[assignment]
+_TIMER: Table = PendingTimer.__table__  # type: ignore[assignment]
+
+
+def _refresh(session: Session, task_id: int, values: Mapping[str, Any]) -> None:
+    """Give a HumanTask the session already holds the values just written (as the ORM would)."""
+    held = session.identity_map.get(identity_key(HumanTask, task_id))
+    if held is not None:
+        for key, value in values.items():
+            set_committed_value(held, key, value)
 
 
 def _sync_timers(
-    session: Session, row: ProcessInstance, timers: Sequence[WaitingTimer], *, known_open: bool
+    conn: Connection, row: ProcessInstance, timers: Sequence[WaitingTimer], *, known_open: bool
 ) -> None:
     stored: dict[str, datetime] = {}
     if known_open:
         stored = dict(
-            session.execute(
-                select(PendingTimer.task_guid, PendingTimer.due_at).where(
-                    PendingTimer.instance_id == row.id
-                )
+            conn.execute(
+                select(_TIMER.c.task_guid, _TIMER.c.due_at).where(_TIMER.c.instance_id == row.id)
             ).all()
         )
     wanted = {t.guid: t for t in timers}
     gone = [guid for guid in stored if guid not in wanted]
     if gone:
-        session.execute(delete(PendingTimer).where(PendingTimer.task_guid.in_(gone)))
+        conn.execute(delete(_TIMER).where(_TIMER.c.task_guid.in_(gone)))
     new = [
         {"instance_id": row.id, "task_guid": t.guid, "element_id": t.element_id, "due_at": t.due_at}
         for t in timers
         if t.guid not in stored
     ]
     if new:
-        session.execute(insert(PendingTimer), new)
+        conn.execute(insert(_TIMER), new)
     for t in timers:
         if t.guid in stored and stored[t.guid] != t.due_at:  # a cycle timer moved on
-            session.execute(
-                update(PendingTimer)
-                .where(PendingTimer.task_guid == t.guid)
+            conn.execute(
+                update(_TIMER)
+                .where(_TIMER.c.task_guid == t.guid)
                 .values(due_at=t.due_at, claimed_by=None, claimed_until=None)
             )
 
