@@ -32,6 +32,7 @@ from engine.errors import NotFound
 from engine.errors import WorkflowFailed
 from engine.identity import Actor
 from engine.models import Category
+from engine.models import Definition
 from engine.models import HumanTask
 from engine.models import ProcessInstance
 from engine.models import Ticket
@@ -156,10 +157,10 @@ def complete_task(
         raise Conflict(f"task {task_id} is no longer open ({task.outcome})")
     if task.candidate_group not in actor.groups:
         raise Forbidden(f"task {task_id} belongs to group '{task.candidate_group}'")
-    row, ticket, instance = _load(
+    row, ticket, definition, instance = _load(
         session, task.instance_id, now=now, expected_version=expected_version
     )
-    bundle = definitions.bundle_for(session, _definition(session, row))
+    bundle = definitions.bundle_for(session, definition)
     form_data = _validated(bundle.forms.get(task.form) if task.form else None, data)
     before = instance.open_tasks()
     with _engine_context(session, now):
@@ -202,7 +203,7 @@ def correlate_message(
     )
     if instance_id is None:
         raise NotFound(f"ticket {ticket_number} has no process")
-    row, ticket, instance = _load(session, instance_id, now=now)
+    row, ticket, _, instance = _load(session, instance_id, now=now)
     before = instance.open_tasks()
     with _engine_context(session, now):
         try:
@@ -228,7 +229,7 @@ def correlate_message(
 
 def fire_timers(session: Session, *, instance_id: int, now: datetime) -> CommandResult:
     """Fire the instance's timers that are due at ``now`` and run on (a no-op if none is)."""
-    row, ticket, instance = _load(session, instance_id, now=now)
+    row, ticket, _, instance = _load(session, instance_id, now=now)
     before = instance.open_tasks()
     with _engine_context(session, now):
         try:
@@ -255,26 +256,26 @@ def fire_timers(session: Session, *, instance_id: int, now: datetime) -> Command
 
 def _load(
     session: Session, instance_id: int, *, now: datetime, expected_version: int | None = None
-) -> tuple[ProcessInstance, Ticket, Instance]:
-    """Lock the instance row (FOR UPDATE where the database has it) and restore it."""
-    row = session.get(ProcessInstance, instance_id, with_for_update=True, populate_existing=True)
-    if row is None:
+) -> tuple[ProcessInstance, Ticket, Definition, Instance]:
+    """Lock the instance row (FOR UPDATE where the database has it) and restore it.
+
+    One SELECT brings the instance, its ticket and its definition.
+    """
+    found = session.execute(
+        select(ProcessInstance, Ticket, Definition)
+        .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
+        .join(Definition, Definition.id == ProcessInstance.definition_id)
+        .where(ProcessInstance.id == instance_id)
+        .with_for_update(of=ProcessInstance)
+        .execution_options(populate_existing=True)
+    ).first()
+    if found is None:
         raise NotFound(f"no process instance {instance_id}")
+    row, ticket, definition = found
     if expected_version is not None and row.version != expected_version:
         raise Conflict(f"the ticket changed (version {row.version}, you had {expected_version})")
-    ticket = session.get(Ticket, row.ticket_id)
-    assert ticket is not None
-    definition = _definition(session, row)
     process = definitions.bundle_for(session, definition).processes[definition.key]
-    return row, ticket, definitions.get_runtime().load(process, row.state)
-
-
-def _definition(session: Session, row: ProcessInstance) -> Any:
-    from engine.models import Definition
-
-    definition = session.get(Definition, row.definition_id)
-    assert definition is not None
-    return definition
+    return row, ticket, definition, definitions.get_runtime().load(process, row.state)
 
 
 def _save(
