@@ -81,7 +81,9 @@ def submit_ticket(
     process_key: str = "complaint",
 ) -> CommandResult:
     """Create a ticket and start its process, run to the first wait."""
-    category = session.get(Category, data.category)
+    category = session.execute(  # two columns, not an ORM object: cheaper per ticket
+        select(Category.active, Category.infrastructure).where(Category.code == data.category)
+    ).first()
     if category is None or not category.active:
         raise InvalidInput(
             "unknown category", fields={"category": [f"unknown category '{data.category}'"]}
