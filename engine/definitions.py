@@ -28,6 +28,7 @@ from engine.models import Group
 from engine.runtime import CompiledProcess
 from engine.runtime import DefinitionError
 from engine.runtime import Runtime
+from engine.runtime import time_after
 
 FORM_PROPERTY = "formJsonSchemaFilename"
 _LANE_BINDING = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -57,7 +58,14 @@ class DeployResult:
 @lru_cache(maxsize=1)
 def get_runtime() -> Runtime:
     """The process-wide runtime; its scripts see the calendar of the running command."""
-    return Runtime(helpers=calendar.command_helpers)
+    return Runtime(helpers=_script_helpers)
+
+
+def _script_helpers() -> dict[str, Any]:
+    """The calendar's helpers (``working_days``, ``working_deadline``) plus ``time_after``."""
+    helpers = calendar.command_helpers()
+    helpers["time_after"] = time_after
+    return helpers
 
 
 def read_files(path: Path) -> dict[str, str]:

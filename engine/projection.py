@@ -203,6 +203,7 @@ def project_ticket(
 ) -> None:
     """Set the ticket's public fields from the elements reached and the instance's data."""
     deadlines = snap.deadlines
+    level: int | None = None
     for step in reached:
         status = step.properties.get("status")
         if status:
@@ -210,13 +211,29 @@ def project_ticket(
         outcome = step.properties.get("outcome")
         if outcome:
             ticket.outcome = outcome
+        level = escalation_level_after(step, level)
     data = instance.data
     if isinstance(data.get("opd"), str):
         ticket.opd = data["opd"]
-    level = data.get("escalation_level")
-    if isinstance(level, int):
+    if level is not None:
         ticket.escalation_level = level
     ticket.due_at = min(deadlines.values()) if deadlines else None
     ticket.updated_at = now
     if instance.completed and ticket.closed_at is None:
         ticket.closed_at = now
+
+
+def escalation_level_after(step: Step, level: int | None) -> int | None:
+    """The level an element passed sets: its ``escalation_level`` property, else a script's.
+
+    Read per element passed, not from the instance's data: a non-interrupting timer's branch
+    carries a copy of the data from when its task started, so "the latest data" of a ticket
+    with several escalation branches is not its current level.
+    """
+    declared = step.properties.get("escalation_level", "").strip()
+    if declared.isdigit():
+        return int(declared)
+    changed = step.delta.get("escalation_level")
+    if isinstance(changed, int) and not isinstance(changed, bool):
+        return changed
+    return level

@@ -553,6 +553,17 @@ def _clean(message: str) -> str:
     return " ".join(message.split())
 
 
+def time_after(duration: str) -> str:
+    """The process clock plus an ISO 8601 duration, as an ISO datetime (a script helper).
+
+    Working-day deadlines come from ``working_deadline``; this one is for clock hours, such as
+    an emergency's ``PT6H``, so that a script can store a due time for a ``timeDate`` timer.
+    """
+    now = clock.now()
+    parsed = TimerEventDefinition.parse_iso_duration(duration)
+    return str((now + TimerEventDefinition.get_timedelta_from_start(parsed, now)).isoformat())
+
+
 def iso_timer_error(kind: str, value: Any) -> str | None:
     """Why a timer expression's value is not usable by its kind of timer, or None."""
     if not isinstance(value, str):
