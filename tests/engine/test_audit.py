@@ -171,7 +171,7 @@ def test_swapping_two_rows_contents_is_detected(tickets, session_factory):
     tampered, _ = tickets
     ids = event_ids(session_factory, tampered)
     with session_factory.begin() as session:
-        a, b = session.get(AuditEvent, ids[1]), session.get(AuditEvent, ids[2])
+        a, b = session.get(AuditEvent, ids[0]), session.get(AuditEvent, ids[1])
         assert a is not None
         assert b is not None
         a.data, b.data = b.data, a.data

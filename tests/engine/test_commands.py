@@ -79,9 +79,10 @@ def test_routing_moves_the_task_to_the_opd_group(session_factory, actors):
     with session_factory() as session:
         task = open_task(session, number)
         ticket = session.scalars(select(Ticket).where(Ticket.number == number)).one()
-        assert (task.element_id, task.candidate_group) == ("handle", "dpupr")
-        assert (ticket.status, ticket.opd) == ("in_progress", "dpupr")
-        assert session.scalar(select(func.count()).select_from(PendingTimer)) == 0
+        assert (task.element_id, task.candidate_group) == ("acknowledge", "dpupr")
+        assert (ticket.status, ticket.opd) == ("dispatched", "dpupr")
+        timer = session.scalars(select(PendingTimer)).one()  # the verification timer is gone
+        assert timer.element_id == "acknowledgement_overdue"
 
 
 def test_rejection_closes_the_ticket_with_its_reason(session_factory, actors):
@@ -221,6 +222,16 @@ def test_audit_records_every_element_passed(session_factory, actors, session):
         )
     rows = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
     elements = [r.element_id for r in rows if r.action == "element_completed"]
-    assert elements == ["received", "verify", "verification_outcome", "route"]
+    assert elements == [
+        "received",
+        "verification_clock_started",
+        "verify",
+        "verification_clock_stopped",
+        "verification_outcome",
+        "prepare_routing",
+        "route",
+        "routing_found",
+        "ack_clock_started",
+    ]
     assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
     assert all(r.actor for r in rows)

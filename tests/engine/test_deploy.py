@@ -34,6 +34,9 @@ ROAD = commands.TicketInput(
 )
 
 
+VERIFY_TIMER = "<bpmn:timeDuration>working_days(3)</bpmn:timeDuration>"
+
+
 def workflows(**changes: tuple[str, str]) -> dict[str, str]:
     """workflows/ as deployed by the fixtures, with complaint.bpmn edited (old -> new)."""
     files = definitions.read_files(WORKFLOWS)
@@ -120,8 +123,8 @@ def test_a_ticket_started_on_v1_keeps_running_on_v1_after_v2_is_deployed(session
         )
     with session_factory() as session:
         ticket = session.scalars(select(Ticket).where(Ticket.number == old)).one()
-        assert (ticket.status, ticket.opd) == ("in_progress", "dpupr")
-        assert open_task(session, old).element_id == "handle"
+        assert (ticket.status, ticket.opd) == ("dispatched", "dpupr")
+        assert open_task(session, old).element_id == "acknowledge"
         assert definition_of(session, old).version == 1
 
 
@@ -155,7 +158,7 @@ BROKEN = {
     ),
     "timer_not_iso": (
         (
-            "<bpmn:timeDuration>P3D</bpmn:timeDuration>",
+            VERIFY_TIMER,
             '<bpmn:timeDuration>"P3X"</bpmn:timeDuration>',
         ),
         "verification_overdue",
@@ -230,8 +233,9 @@ def test_any_valid_bpmn_file_not_ours_deploys_as_its_own_process(session_factory
 
 
 def test_an_unquoted_iso_duration_deploys_and_sets_the_timer_three_days_out(session_factory):
-    assert (
-        "<bpmn:timeDuration>P3D</bpmn:timeDuration>" in (WORKFLOWS / "complaint.bpmn").read_text()
+    deploy(
+        session_factory,
+        workflows(timer=(VERIFY_TIMER, "<bpmn:timeDuration>P3D</bpmn:timeDuration>")),
     )
     number = submit(session_factory)
     with session_factory() as session:
@@ -245,7 +249,7 @@ def test_an_unquoted_iso_duration_deploys_and_sets_the_timer_three_days_out(sess
 def test_an_unquoted_timer_typo_is_refused_at_deploy_not_at_every_intake(session_factory, typo):
     files = workflows(
         timer=(
-            "<bpmn:timeDuration>P3D</bpmn:timeDuration>",
+            VERIFY_TIMER,
             f"<bpmn:timeDuration>{typo}</bpmn:timeDuration>",
         )
     )
@@ -261,7 +265,7 @@ def test_an_unquoted_timer_typo_is_refused_at_deploy_not_at_every_intake(session
 def test_a_timer_naming_a_process_variable_still_deploys(session_factory):
     files = workflows(
         timer=(
-            "<bpmn:timeDuration>P3D</bpmn:timeDuration>",
+            VERIFY_TIMER,
             "<bpmn:timeDuration>verification_period</bpmn:timeDuration>",
         )
     )

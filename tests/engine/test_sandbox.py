@@ -34,7 +34,7 @@ ROAD = commands.TicketInput(
 )
 ESCALATE = "<bpmn:script>escalation_level = 1</bpmn:script>"
 VERIFY_FORM = '<spiffworkflow:property name="formJsonSchemaFilename" value="verify.schema.json" />'
-LATER = NOW + timedelta(days=3, minutes=1)  # past the verification deadline
+LATER = NOW + timedelta(days=4)  # past the verification deadline (3 working days)
 
 
 def with_escalation_script(script: str) -> dict[str, str]:

@@ -116,11 +116,11 @@ def test_routing_a_ticket_moves_it_into_the_opd_officers_inbox(client, tokens):
     )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
-    assert (body["ticket"], body["status"]) == (number, "in_progress")
+    assert (body["ticket"], body["status"]) == (number, "dispatched")
     assert body["version"] > task["version"]
     assert inbox(client, tokens["verifikator"]) == []
     handle = task_of(client, tokens["petugas_dpupr"], number)
-    assert (handle["element_id"], handle["candidate_group"]) == ("handle", "dpupr")
+    assert (handle["element_id"], handle["candidate_group"]) == ("acknowledge", "dpupr")
     assert inbox(client, tokens["petugas_dlh"]) == []
 
 
