@@ -3,7 +3,8 @@
     .venv/bin/python bench/engine.py [--n 1000] [--rounds 5]
 
 Bare engine: ``BpmnWorkflow(spec, subprocess_specs)`` + ``do_engine_steps()`` +
-``serialize_json`` (SPIFF_CONFIG serializer, default script engine); a completion deserializes
+``serialize_json`` (SPIFF_CONFIG serializer, SpiffWorkflow's default script environment
+with the ``working_days`` helper the timers call); a completion deserializes
 the waiting workflow, completes ``verify`` with ``{"decision": "route"}``, runs on and serializes.
 
 LAKSA: ``commands.submit_ticket`` and ``commands.complete_task`` on a SQLite file in a temporary
@@ -29,6 +30,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine import TaskDataEnvironment
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
@@ -41,6 +44,7 @@ from sqlalchemy.orm import sessionmaker
 # bench/engine.py would shadow the engine package: put the repository first.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine import calendar
 from engine import commands
 from engine import definitions
 from engine import demo
@@ -102,15 +106,21 @@ class Bare:
         self.spec = spec
         self.subprocess_specs = subprocess_specs
         self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+        # SpiffWorkflow's own unsandboxed environment, given the same helpers the diagram's
+        # timers call (working_days), with the same calendar as LAKSA's.
+        self.script_engine = PythonScriptEngine(
+            environment=TaskDataEnvironment(calendar.script_helpers(calendar.default_calendar()))
+        )
 
     def intake(self) -> str:
-        wf = BpmnWorkflow(self.spec, self.subprocess_specs)
+        wf = BpmnWorkflow(self.spec, self.subprocess_specs, script_engine=self.script_engine)
         wf.task_tree.set_data(**START_DATA)
         wf.do_engine_steps()
         return str(self.serializer.serialize_json(wf))
 
     def complete(self, state: str) -> str:
         wf = self.serializer.deserialize_json(state)
+        wf.script_engine = self.script_engine
         task = next(
             t
             for t in wf.get_tasks(state=TaskState.READY, manual=True)
