@@ -20,9 +20,11 @@ def init_api(app: Flask) -> Api:
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}
         },
     )
+    from web.api.replies import blp as replies_blp
     from web.api.tasks import blp as tasks_blp
     from web.api.tickets import blp as tickets_blp
 
     api.register_blueprint(tickets_blp, url_prefix="/api/v1/tickets")
+    api.register_blueprint(replies_blp, url_prefix="/api/v1/tickets")
     api.register_blueprint(tasks_blp, url_prefix="/api/v1/tasks")
     return api

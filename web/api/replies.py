@@ -1,0 +1,94 @@
+"""The reporter's side of a ticket: reply to a question, confirm or dispute a resolution.
+
+Each call correlates a BPMN message of workflows/complaint.bpmn (``reporter_reply``,
+``reporter_confirms``, ``reporter_disputes``) with the ticket's waiting process; a ticket not
+waiting for that message answers 409.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import RAISE
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
+from sqlalchemy import select
+
+from engine import commands
+from engine.errors import Forbidden
+from engine.errors import NotFound
+from engine.identity import Actor
+from engine.models import Ticket
+from web.app import db
+from web.auth import require_actor
+
+MESSAGES = ("reporter_reply", "reporter_confirms", "reporter_disputes")
+RELAY_GROUPS = frozenset({"verifier"})  # the desk may relay a reply given by phone or SMS
+RELAY_ROLES = frozenset({"admin"})
+
+blp = Blueprint("replies", __name__, description="The reporter's replies, confirmations, disputes")
+
+
+class MessageSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    message = fields.String(required=True, validate=validate.OneOf(MESSAGES))
+    data = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        metadata={"description": "the payload, stored in the process (e.g. {'text': ...})"},
+    )
+
+
+class MessageDeliveredSchema(Schema):
+    ticket = fields.String()
+    status = fields.String()
+    version = fields.Integer()
+
+
+@blp.route("/<string:number>/messages")
+class TicketMessages(MethodView):
+    @blp.arguments(MessageSchema)
+    @blp.response(200, MessageDeliveredSchema)
+    @blp.doc(security=[{"bearer": []}])
+    def post(self, body: dict[str, Any], number: str) -> dict[str, Any]:
+        """Send the reporter's reply, confirmation or dispute to the ticket's process.
+
+        Allowed for the reporter who filed the ticket, and for the verifier desk relaying
+        what a reporter said by phone or SMS.
+        """
+        actor = require_actor()
+        session = db()
+        ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+        if ticket is None:
+            raise NotFound(f"no ticket {number}")
+        if not _may_speak_for_reporter(actor, ticket):
+            if ticket.confidential:
+                raise NotFound(f"no ticket {number}")
+            raise Forbidden("only the reporter or the verifier desk may answer for the reporter")
+        result = commands.correlate_message(
+            session,
+            ticket_number=number,
+            message=body["message"],
+            payload=body["data"],
+            actor=actor,
+            now=datetime.now(UTC),
+        )
+        session.commit()
+        return {
+            "ticket": result.ticket.number,
+            "status": result.ticket.status,
+            "version": result.instance.version,
+        }
+
+
+def _may_speak_for_reporter(actor: Actor, ticket: Ticket) -> bool:
+    if ticket.reporter_user_id is not None and actor.user_id == ticket.reporter_user_id:
+        return True
+    return bool(actor.groups & RELAY_GROUPS) or actor.role in RELAY_ROLES
