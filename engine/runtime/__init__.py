@@ -1,0 +1,109 @@
+"""The runtime adapter: the one package that imports SpiffWorkflow (DESIGN.md, layout).
+
+It compiles deployed files into specs, starts, restores and stores workflows, and exposes
+what the rest of the engine needs as plain dataclasses (``engine.runtime.types``), so
+SpiffWorkflow's untyped surface stays in this room.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable
+from collections.abc import Mapping
+from typing import Any
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+from engine.runtime.compile import compile_bundle
+from engine.runtime.compile import expressions
+from engine.runtime.compile import iso_timer_error
+from engine.runtime.compile import time_after
+from engine.runtime.environment import SandboxEnvironment
+from engine.runtime.environment import _SpeclessWorkflowConverter
+from engine.runtime.instance import Instance
+from engine.runtime.types import CompiledProcess
+from engine.runtime.types import DefinitionError
+from engine.runtime.types import Element
+from engine.runtime.types import EngineError
+from engine.runtime.types import ReadyTask
+from engine.runtime.types import Step
+from engine.runtime.types import TaskNotReady
+from engine.runtime.types import WaitingMessage
+from engine.runtime.types import WaitingTimer
+
+
+class Runtime:
+    """Compiles, starts, restores and stores workflows with one sandboxed script engine."""
+
+    def __init__(self, helpers: Callable[[], Mapping[str, Any]] = dict) -> None:
+        self.script_engine = PythonScriptEngine(environment=SandboxEnvironment(helpers))
+        config = dict(SPIFF_CONFIG)
+        config[BpmnWorkflow] = _SpeclessWorkflowConverter
+        self._serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+
+    @property
+    def serializer_version(self) -> str:
+        return str(self._serializer.VERSION)
+
+    # -- definitions -----------------------------------------------------------------------
+
+    def compile_bundle(self, files: Mapping[str, str]) -> dict[str, CompiledProcess]:
+        """Parse and check BPMN and DMN files; raise DefinitionError naming the first problem."""
+        return compile_bundle(files)
+
+    def expressions(self, process: CompiledProcess) -> list[tuple[str, str, str]]:
+        """Every script and expression of a process as (element id, kind, source)."""
+        return expressions(process)
+
+    def file_of(self, process: CompiledProcess) -> str | None:
+        return getattr(process.spec, "file", None)
+
+    # -- instances -------------------------------------------------------------------------
+
+    def start(self, process: CompiledProcess, data: Mapping[str, Any]) -> Instance:
+        """Create an instance with start data and run it to its first wait."""
+        wf = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=self.script_engine)
+        wf.task_tree.set_data(**data)
+        instance = Instance(wf, process)
+        instance.run()
+        return instance
+
+    def load(self, process: CompiledProcess, state: bytes) -> Instance:
+        """Restore an instance from stored state, reusing the cached spec."""
+        dct = json.loads(zlib.decompress(state))
+        self._serializer.migrate(dct)
+        wf = self._serializer.from_dict(
+            dct, spec=process.spec, subprocess_specs=process.subprocess_specs
+        )
+        wf.script_engine = self.script_engine  # a restored workflow gets a default, unsandboxed one
+        return Instance(wf, process)
+
+    def dump(self, instance: Instance) -> bytes:
+        """The instance's own state as compressed JSON, without the spec."""
+        text = self._serializer.serialize_json(instance.workflow)
+        return zlib.compress(text.encode(), 6)
+
+    def evaluate(self, expression: str, data: Mapping[str, Any]) -> Any:
+        """Evaluate one expression in the sandbox (used by deploy checks)."""
+        return self.script_engine.environment.evaluate(expression, dict(data))
+
+
+__all__ = [
+    "CompiledProcess",
+    "DefinitionError",
+    "Element",
+    "EngineError",
+    "Instance",
+    "ReadyTask",
+    "Runtime",
+    "Step",
+    "TaskNotReady",
+    "WaitingMessage",
+    "WaitingTimer",
+    "iso_timer_error",
+    "time_after",
+]

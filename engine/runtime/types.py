@@ -1,0 +1,102 @@
+"""What the runtime hands the rest of the engine: plain dataclasses and errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+class DefinitionError(Exception):
+    """A deployed file that cannot run; str() is one line naming file, line and element."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | str | None = None,
+        element_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line or None
+        self.element_id = element_id or None
+
+    def __str__(self) -> str:
+        where = self.file or "definition"
+        if self.line:
+            where += f":{self.line}"
+        element = f" element '{self.element_id}':" if self.element_id else ""
+        return f"{where}:{element} {self.message}".replace("\n", " ")
+
+
+class EngineError(Exception):
+    """A script, expression or engine step failed while running an instance."""
+
+    def __init__(self, message: str, *, element_id: str | None = None) -> None:
+        super().__init__(message)
+        self.element_id = element_id
+
+
+class TaskNotReady(Exception):
+    """The task is not READY (already done, cancelled, or never existed)."""
+
+
+@dataclass(frozen=True)
+class Element:
+    """What the engine knows about one BPMN element of a compiled process."""
+
+    element_id: str
+    name: str
+    kind: str
+    lane: str | None
+    properties: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class CompiledProcess:
+    key: str
+    spec: Any
+    subprocess_specs: Any
+    elements: Mapping[str, Element]
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    guid: str
+    element_id: str
+    title: str
+    lane: str | None
+    properties: Mapping[str, str]
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class WaitingTimer:
+    guid: str
+    element_id: str
+    due_at: datetime
+    attached_to: str | None  # guid of the task a boundary timer sits on
+    properties: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class WaitingMessage:
+    guid: str
+    element_id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """An element the instance passed, with the data it changed."""
+
+    guid: str
+    element_id: str
+    name: str
+    kind: str
+    properties: Mapping[str, str]
+    delta: Mapping[str, Any]
