@@ -17,8 +17,8 @@ from engine import audit
 from engine import calendar
 from engine import definitions
 from engine import demo
+from engine import migrate
 from engine import timers
-from engine.db import Base
 from engine.db import make_engine
 from engine.db import make_session_factory
 from engine.errors import LaksaError
@@ -50,7 +50,7 @@ def main(ctx: click.Context) -> None:
 def init(settings: Settings, with_demo: bool) -> None:
     """Create the database, seed holidays, deploy workflows/ (idempotent)."""
     factory = _factory(settings)
-    Base.metadata.create_all(factory.kw["bind"])
+    migrate.upgrade(settings.database_url)
     today = _now().date()
     with factory.begin() as session:
         added = calendar.seed_holidays(session, range(today.year - 1, today.year + 3))

@@ -1,0 +1,1 @@
+"""Alembic migrations of the LAKSA schema; `engine.migrate` runs them."""
