@@ -15,7 +15,7 @@ BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt clean bench services
+.PHONY: help venv run test lint fmt clean bench services migration
 
 help:
 	@echo "make run       set up (venv, database, workflows, demo data) and serve on http://$(HOST):$(PORT)"
@@ -62,3 +62,12 @@ services:
 clean:
 	rm -rf $(VENV) instance .mypy_cache .ruff_cache .pytest_cache build *.egg-info
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# A new Alembic revision from the difference between engine/models.py and the migrations.
+migration: venv
+	@test -n "$(MSG)" || (echo 'usage: make migration MSG="what changed"' && exit 2)
+	rm -f $(VENV)/.migration.db
+	$(BIN)/python -c 'from engine.migrate import upgrade; upgrade("sqlite:///$(VENV)/.migration.db")'
+	$(BIN)/python -c 'from alembic import command; from engine.migrate import alembic_config; \
+	    command.revision(alembic_config("sqlite:///$(VENV)/.migration.db"), message="$(MSG)", autogenerate=True)'
+	rm -f $(VENV)/.migration.db
