@@ -211,7 +211,7 @@ def project_ticket(
         outcome = step.properties.get("outcome")
         if outcome:
             ticket.outcome = outcome
-        level = escalation_level_after(step, level)
+        level = escalation_level_after(step, level, ticket.escalation_level or 0)
     data = instance.data
     if isinstance(data.get("opd"), str):
         ticket.opd = data["opd"]
@@ -223,17 +223,28 @@ def project_ticket(
         ticket.closed_at = now
 
 
-def escalation_level_after(step: Step, level: int | None) -> int | None:
-    """The level an element passed sets: its ``escalation_level`` property, else a script's.
+def escalation_level_after(step: Step, level: int | None, current: int = 0) -> int | None:
+    """The level after an element passed: its ``escalation_level`` property, else a script's.
 
     Read per element passed, not from the instance's data: a non-interrupting timer's branch
     carries a copy of the data from when its task started, so "the latest data" of a ticket
     with several escalation branches is not its current level.
+
+    0 resets the level (a clock stopped, paused or handed back). A higher value only raises
+    it: ``max`` of the level so far (``level``, else the ticket's ``current`` one) and the
+    value, so a sweep that fires a breach (1) and the supervisor escalation (2) in one go ends
+    at 2 whatever order the engine ran them in.
     """
     declared = step.properties.get("escalation_level", "").strip()
+    value: int | None = None
     if declared.isdigit():
-        return int(declared)
-    changed = step.delta.get("escalation_level")
-    if isinstance(changed, int) and not isinstance(changed, bool):
-        return changed
-    return level
+        value = int(declared)
+    else:
+        changed = step.delta.get("escalation_level")
+        if isinstance(changed, int) and not isinstance(changed, bool):
+            value = changed
+    if value is None:
+        return level
+    if value <= 0:
+        return 0
+    return max(current if level is None else level, value)
