@@ -83,6 +83,84 @@ class WorkingCalendar:
             deadline = midnight + timedelta(hours=24 * fraction)
         return deadline.astimezone(UTC)
 
+    # -- paused clocks --------------------------------------------------------------------------
+    #
+    # A working-day clock reads "working time" W(t): each working day counts 1, spread evenly
+    # over its 24 hours from Jakarta midnight (23:59:59 counts as the whole day); other days
+    # count 0. ``add_working_days(start, n)`` is the moment where W = W(end of start's day) + n,
+    # so a clock's remainder is measured from the end of today as well: pausing and resuming it
+    # with ``resume_deadline(now, working_time_left(deadline, paused))`` keeps the shape of a
+    # deadline (a whole remainder still ends at 23:59:59) and, like a fresh start, does not
+    # count the rest of the day of the resume.
+
+    def _day_fraction(self, moment: datetime) -> float:
+        local = moment.astimezone(JAKARTA)
+        if not self.is_working_day(local.date()):
+            return 0.0
+        seconds = local.hour * 3600 + local.minute * 60 + local.second + local.microsecond / 1e6
+        return 1.0 if seconds >= _END_OF_DAY_SECONDS else seconds / 86400
+
+    def _working_days_from(self, first: date, last: date) -> int:
+        """Working days ``first <= d < last``, negative if ``last`` is earlier."""
+        sign = 1
+        if last < first:
+            first, last, sign = last, first, -1
+        count = 0
+        day = first
+        while day < last:
+            count += self.is_working_day(day)
+            day += timedelta(days=1)
+        return sign * count
+
+    def working_time_left(self, deadline: datetime, now: datetime) -> float:
+        """Working days from the end of ``now``'s Jakarta day to ``deadline`` (may be negative).
+
+        4.0 means the deadline is the end of the 4th working day after today; 0.5 noon of the
+        next working day; 0 the end of today; -1.0 the end of the last working day before today
+        (one working day overdue).
+        """
+        if deadline.tzinfo is None or now.tzinfo is None:
+            raise ValueError("working time needs aware datetimes")
+        tomorrow = now.astimezone(JAKARTA).date() + timedelta(days=1)
+        due_day = deadline.astimezone(JAKARTA).date()
+        return self._working_days_from(tomorrow, due_day) + self._day_fraction(deadline)
+
+    def resume_deadline(self, now: datetime, left: float) -> datetime:
+        """The deadline ``left`` working days after the end of ``now``'s day, as aware UTC.
+
+        The inverse of :meth:`working_time_left`: a positive ``left`` is
+        :meth:`add_working_days`; zero is the end of today (of the last working day if today is
+        none); a negative one lies that much working time in the past, so a clock that was
+        already overdue when it paused is overdue by as much when it resumes.
+        """
+        if now.tzinfo is None:
+            raise ValueError("working days need an aware start datetime")
+        if not math.isfinite(left):
+            raise ValueError(f"working time left must be a number, not {left!r}")
+        if left > 0:
+            return self.add_working_days(now, left)
+        behind = -left
+        day = now.astimezone(JAKARTA).date()
+        while True:
+            if self.is_working_day(day):
+                if behind == 0:
+                    return datetime.combine(day, END_OF_DAY, tzinfo=JAKARTA).astimezone(UTC)
+                if behind < 1:
+                    midnight = datetime.combine(day, time(0), tzinfo=JAKARTA)
+                    return (midnight + timedelta(hours=24 * (1 - behind))).astimezone(UTC)
+                behind -= 1
+            day -= timedelta(days=1)
+
+
+_END_OF_DAY_SECONDS = END_OF_DAY.hour * 3600 + END_OF_DAY.minute * 60 + END_OF_DAY.second
+
+
+def _aware(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"a deadline needs a time zone: {value!r}")
+    return moment
+
 
 def duration_until(deadline: datetime, now: datetime) -> str:
     """An ISO-8601 duration in whole seconds, e.g. ``PT12345S``; ``PT0S`` once past.
@@ -95,11 +173,17 @@ def duration_until(deadline: datetime, now: datetime) -> str:
     return f"PT{max(seconds, 0)}S"
 
 
-def script_helpers(calendar: WorkingCalendar) -> dict[str, Callable[..., str]]:
-    """The functions BPMN timer expressions may call, reading the process clock when called.
+def script_helpers(calendar: WorkingCalendar) -> dict[str, Callable[..., Any]]:
+    """The functions BPMN scripts and timer expressions may call, reading the process clock.
 
     ``working_days(n)`` is a ``timeDuration`` (``PT…S``) from now to the deadline;
     ``working_deadline(n)`` is the deadline itself as an ISO datetime (for ``timeDate``).
+
+    For clocks that pause and resume: ``working_time_left(deadline)`` is the working time
+    (days, fractional, negative once overdue) from the end of today to an ISO deadline, and
+    ``resume_working_deadline(left)`` the ISO deadline that leaves that much from now on.
+    ``hours_left(deadline)`` and ``resume_hours_deadline(left)`` are the same in clock hours
+    (emergency targets, where weekends and holidays count).
     """
 
     def working_days(n: float) -> str:
@@ -109,7 +193,29 @@ def script_helpers(calendar: WorkingCalendar) -> dict[str, Callable[..., str]]:
     def working_deadline(n: float) -> str:
         return calendar.add_working_days(clock.now(), n).isoformat()
 
-    return {"working_days": working_days, "working_deadline": working_deadline}
+    def working_time_left(deadline: str) -> float:
+        return calendar.working_time_left(_aware(deadline), clock.now())
+
+    def resume_working_deadline(left: float) -> str:
+        return calendar.resume_deadline(clock.now(), float(left)).isoformat()
+
+    def hours_left(deadline: str) -> float:
+        return (_aware(deadline) - clock.now()).total_seconds() / 3600
+
+    def resume_hours_deadline(left: float) -> str:
+        if not math.isfinite(left):
+            raise ValueError(f"hours left must be a number, not {left!r}")
+        moment = clock.now() + timedelta(seconds=round(float(left) * 3600))
+        return moment.astimezone(UTC).isoformat()
+
+    return {
+        "working_days": working_days,
+        "working_deadline": working_deadline,
+        "working_time_left": working_time_left,
+        "resume_working_deadline": resume_working_deadline,
+        "hours_left": hours_left,
+        "resume_hours_deadline": resume_hours_deadline,
+    }
 
 
 # --- the calendar in force for a command -------------------------------------------------------
@@ -146,7 +252,7 @@ def using_calendar(calendar: WorkingCalendar) -> Iterator[WorkingCalendar]:
 
 
 @lru_cache(maxsize=16)
-def _cached_helpers(calendar: WorkingCalendar) -> dict[str, Callable[..., str]]:
+def _cached_helpers(calendar: WorkingCalendar) -> dict[str, Callable[..., Any]]:
     return script_helpers(calendar)
 
 

@@ -154,6 +154,76 @@ def test_non_positive_or_non_finite_working_days_are_rejected(n: float) -> None:
         WorkingCalendar().add_working_days(wib(2026, 12, 24), n)
 
 
+# --- paused clocks -----------------------------------------------------------------------------
+
+
+def test_working_time_left_counts_from_the_end_of_today(public_holidays: WorkingCalendar) -> None:
+    # Wednesday 23 Dec 2026: Thu 24, (Christmas Fri 25), Mon 28, Tue 29, Wed 30
+    now = wib(2026, 12, 23, 10)
+    left = public_holidays.working_time_left
+
+    assert left(end_of_day_wib(2026, 12, 30), now) == 4.0
+    assert left(wib(2026, 12, 28, 12), now) == 1.5  # a reminder at noon of the 2nd day
+    assert left(end_of_day_wib(2026, 12, 23), now) == 0.0  # due tonight
+    assert left(wib(2026, 12, 23, 18), now) == 0.75 - 1  # due earlier than the end of today
+    assert left(end_of_day_wib(2026, 12, 22), now) == -1.0  # a working day late
+    assert left(end_of_day_wib(2026, 12, 18), now) == -3.0  # Fri 18, Mon 21, Tue 22
+    # a deadline on a holiday or a weekend day lies at the end of the working day before it
+    assert left(wib(2026, 12, 25, 12), now) == 1.0
+
+
+def test_resume_deadline_inverts_working_time_left(public_holidays: WorkingCalendar) -> None:
+    paused = wib(2026, 12, 23, 10)
+    deadlines = [
+        end_of_day_wib(2026, 12, 30),
+        wib(2026, 12, 28, 12).astimezone(UTC),
+        end_of_day_wib(2026, 12, 23),
+        end_of_day_wib(2026, 12, 22),
+        end_of_day_wib(2026, 12, 18),
+        wib(2026, 12, 22, 6).astimezone(UTC),
+    ]
+    for deadline in deadlines:
+        left = public_holidays.working_time_left(deadline, paused)
+        assert public_holidays.resume_deadline(paused, left) == deadline
+
+
+def test_a_resumed_clock_keeps_its_remainder_across_holidays(
+    public_holidays: WorkingCalendar,
+) -> None:
+    # 4 working days left on Wed 23 Dec 2026; resumed Thursday 31 Dec: Fri 1 Jan 2027 and
+    # Tue 5 Jan (Isra Mi'raj) are holidays, so Mon 4, Wed 6, Thu 7, Fri 8
+    resumed = wib(2026, 12, 31, 15)
+    assert public_holidays.resume_deadline(resumed, 4.0) == end_of_day_wib(2027, 1, 8)
+    assert public_holidays.resume_deadline(resumed, 4.0) == public_holidays.add_working_days(
+        resumed, 4
+    )
+    # overdue by a working day and a half when it paused: noon of Wed 30 Dec
+    assert public_holidays.resume_deadline(resumed, -1.5) == wib(2026, 12, 30, 12).astimezone(UTC)
+    # resumed on a holiday: the end of the last working day is "now" for a zero remainder
+    assert public_holidays.resume_deadline(wib(2027, 1, 1, 9), 0) == end_of_day_wib(2026, 12, 31)
+
+
+def test_pause_helpers_read_the_process_clock(public_holidays: WorkingCalendar) -> None:
+    helpers = calendar.script_helpers(public_holidays)
+    deadline = end_of_day_wib(2026, 12, 30).isoformat()
+
+    with clock.frozen_at(wib(2026, 12, 23, 10)):
+        left = helpers["working_time_left"](deadline)
+        hours = helpers["hours_left"]("2026-12-23T16:00:00+07:00")
+    with clock.frozen_at(wib(2026, 12, 31, 15)):
+        resumed = helpers["resume_working_deadline"](left)
+        resumed_hours = helpers["resume_hours_deadline"](hours)
+
+    assert left == 4.0
+    assert hours == 6.0
+    assert resumed == end_of_day_wib(2027, 1, 8).isoformat()
+    assert resumed_hours == wib(2026, 12, 31, 21).astimezone(UTC).isoformat()
+    with pytest.raises(ValueError, match="time zone"):
+        helpers["working_time_left"]("2026-12-30T23:59:59")
+    with pytest.raises(ValueError, match="number"):
+        public_holidays.resume_deadline(wib(2026, 12, 31), float("nan"))
+
+
 def test_naive_start_is_rejected() -> None:
     naive = datetime(2026, 12, 24, 7)  # noqa: DTZ001 - the point of the test
     with pytest.raises(ValueError, match="aware"):

@@ -142,7 +142,7 @@ class Ticket:
         for step in reached:
             self.status = step.properties.get("status") or self.status
             self.outcome = step.properties.get("outcome") or self.outcome
-            level = projection.escalation_level_after(step, level)
+            level = projection.escalation_level_after(step, level, self.escalation_level)
         if level is not None:
             self.escalation_level = level
         self.last = [s.element_id for s in instance.steps]

@@ -59,3 +59,33 @@ def test_every_clock_element_names_its_clock_and_event():
         for event in ("start", "fulfil", "breach"):
             assert (clock_name, event) in events
     assert {("resolution", "pause"), ("resolution", "resume")} <= events
+
+
+def test_every_element_and_flow_has_a_place_in_the_diagram():
+    """The BPMNDI layout covers every flow node and sequence flow (bpmn-js, Camunda Modeler)."""
+    import xml.etree.ElementTree as ET
+
+    ns = {
+        "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
+        "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
+    }
+    root = ET.parse(WORKFLOWS / "complaint.bpmn").getroot()
+    process = root.find("bpmn:process", ns)
+    assert process is not None
+    drawn = {e.get("bpmnElement") for e in root.iter() if e.tag.endswith(("BPMNShape", "BPMNEdge"))}
+    skip = {"laneSet", "extensionElements"}
+    modelled = {
+        child.get("id")
+        for child in process
+        if child.tag.split("}")[1] not in skip and child.get("id") is not None
+    }
+    assert modelled - drawn == set()
+
+
+def test_reviews_are_withdrawn_by_the_signal_thrown_when_handling_ends():
+    by_id = {e.element_id: e for e in elements()}
+    for review in ("head_review", "supervisor_review"):
+        withdrawn = by_id[f"{review}_withdrawn"]
+        assert withdrawn.kind == "BoundaryEvent"
+    assert by_id["handling_ended"].kind == "IntermediateThrowEvent"
+    assert by_id["acknowledge_reopened"].properties["status"] == "reopened"

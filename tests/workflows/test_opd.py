@@ -6,7 +6,10 @@ from datetime import timedelta
 
 import pytest
 
+from engine import projection
+from engine.runtime import Step
 from tests.workflows.driver import Ticket
+from tests.workflows.driver import bundle
 from tests.workflows.driver import end_of
 from tests.workflows.driver import form_errors
 from tests.workflows.driver import wib
@@ -170,6 +173,34 @@ def test_a_sweep_that_was_down_for_days_fires_the_ladder_and_ends_at_the_highest
     assert set(ticket.ready) == {"handle", "head_review", "supervisor_review"}
 
 
+def test_the_escalation_level_only_rises_until_a_clock_resets_it():
+    """Whatever order one sweep runs the breach (1) and the supervisor (2) in, it ends at 2."""
+    elements = {e.element_id: e for e in bundle().processes["complaint"].elements.values()}
+
+    def step(element_id: str, delta: dict | None = None) -> Step:
+        element = elements[element_id]
+        return Step("guid", element_id, element.name, element.kind, element.properties, delta or {})
+
+    def level_after(*steps: Step, current: int = 0) -> int | None:
+        level = None
+        for s in steps:
+            level = projection.escalation_level_after(s, level, current)
+        return level
+
+    head, supervisor = step("escalated_to_head"), step("escalated_to_supervisor")
+    assert level_after(head, supervisor) == 2
+    assert level_after(supervisor, head) == 2
+    # a later sweep firing only the breach branch again does not lower a ticket at level 2
+    assert level_after(head, current=2) == 2
+    assert level_after(step("overdue_reminded"), current=2) is None  # no change
+    # a reset wins when it comes last, and a raise after a reset counts
+    assert level_after(supervisor, step("resolution_clock_fulfilled")) == 0
+    assert level_after(step("resolution_clock_paused"), head, current=2) == 1
+    # a script raising the variable counts like the property
+    assert level_after(step("overdue_reminded", {"escalation_level": 1}), current=2) == 2
+    assert level_after(step("overdue_reminded", {"escalation_level": 3}), current=2) == 3
+
+
 def test_the_grace_before_the_supervisor_is_a_process_variable():
     ticket = Ticket.start(MONDAY, escalation_grace_days=5)
     ticket.complete("verify", {"decision": "route"}, MONDAY)
@@ -201,14 +232,19 @@ def test_the_opd_hands_back_while_handling_and_the_escalation_resets():
         {"decision": "wrongly_routed", "handback_reason": "bukan jalan kota"},
         wib(2026, 12, 1),
     )
-    assert passed[passed.index("handle_outcome") :] == [
+    assert passed == [
+        "handle",
+        "handling_ended",
         "handle_outcome",
+        "head_review_withdrawn",
         "resolution_clock_stopped",
+        "head_review_closed",
         "handed_back",
         "rerouting_clock_started",
     ]
     assert ticket.escalation_level == 0
-    assert set(ticket.ready) == {"route_manually", "head_review"}
+    # the head's review of an OPD that no longer handles the ticket is closed with it
+    assert ticket.ready == {"route_manually": "verifier"}
     assert RESOLUTION_TIMERS.isdisjoint(ticket.timers)
 
 
@@ -234,16 +270,19 @@ def test_waiting_for_follow_up_is_its_own_status_with_a_reason_and_its_own_deadl
         "follow_up_escalated",
     ]
     assert ticket.escalation_level == 1
-    ticket.complete("follow_up", {"follow_up_note": "anggaran turun"}, wib(2026, 12, 9))
+    resumed = wib(2026, 12, 9)
+    ticket.complete("follow_up", {"follow_up_note": "anggaran turun"}, resumed)
     assert ticket.status == "in_progress"
     assert ticket.ready == {"handle": "dpupr"}
-    # a fresh 60-working-day clock from the day work resumed
-    assert ticket.timers["resolution_overdue"] == end_of(2027, 3, 9)
-    assert [e[1] for e in ticket.clock_events("resolution")] == [
-        "start",
-        "pause",
-        "resume",
-        "start",
+    assert ticket.escalation_level == 0  # the follow-up clock is over
+    # the clock resumes: 60 working days from Monday 23 Nov were due Thu 18 Feb 2027; Tuesday
+    # 24 Nov was used, 59 are left, counted from Wednesday 9 Dec (Mon 8 Mar 2027 is Nyepi)
+    assert ticket.data["resolution_left"]["resolution_due"] == 59
+    assert ticket.timers["resolution_overdue"] == end_of(2027, 3, 5)
+    assert [(e[1], e[2]) for e in ticket.clock_events("resolution")] == [
+        ("start", MONDAY),
+        ("pause", wib(2026, 11, 24)),
+        ("resume", resumed),
     ]
 
 

@@ -98,6 +98,12 @@ def test_duplicate_links_the_original_ticket():
     ticket.complete("verify", {"decision": "duplicate", "duplicate_of": "LK-7K2M9QXA"}, MONDAY)
     assert (ticket.status, ticket.outcome, ticket.completed) == ("duplicate", "duplicate", True)
     assert ticket.data["duplicate_of"] == "LK-7K2M9QXA"
+    # the end event tells the reporter and names the variable that links the original
+    end = next(p for p in ticket.passed if p.element_id == "duplicate")
+    assert end.properties["notify"] == "reporter"
+    assert end.properties["links_to"] == "duplicate_of"
+    assert ticket.ready == {}
+    assert ticket.timers == {}
 
 
 def test_route_dispatches_through_routing_dmn_to_the_opd():
