@@ -24,6 +24,7 @@ from engine import audit
 from engine import calendar
 from engine import clock
 from engine import definitions
+from engine import outbox
 from engine import projection
 from engine.errors import Conflict
 from engine.errors import Forbidden
@@ -328,7 +329,7 @@ def _write(
     entry: audit.Entry,
     known_open: bool,
 ) -> None:
-    """Chain the audit, save instance and ticket (one UPDATE each), then the projections.
+    """Chain the audit, save instance and ticket (one UPDATE each), the projections, outbox.
 
     The instance row is flushed first, so the optimistic version check runs before any
     projection or audit row is written.
@@ -365,6 +366,7 @@ def _write(
         )
     except projection.LaneUnbound as exc:
         raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
+    outbox.write(session, row, ticket, instance, plan.reached, now=now)
     audit.write(session, rows)
 
 
