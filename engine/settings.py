@@ -18,6 +18,10 @@ class Settings:
     workflows_dir: Path
     process_key: str = "complaint"
     timer_interval_seconds: float = 10.0
+    smtp_url: str | None = None  # LAKSA_SMTP_URL: e-mail reporters (engine/notify.py)
+    smtp_from: str = "laksa@localhost"
+    webhook_url: str | None = None  # LAKSA_WEBHOOK_URL: POST every notification, signed
+    public_url: str = "http://127.0.0.1:5000"  # LAKSA_PUBLIC_URL: links in e-mails
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -32,6 +36,10 @@ class Settings:
             secret_key=env.get("LAKSA_SECRET_KEY") or _instance_secret(home),
             workflows_dir=Path(env.get("LAKSA_WORKFLOWS", REPO_ROOT / "workflows")).resolve(),
             timer_interval_seconds=float(env.get("LAKSA_TIMER_INTERVAL", "10")),
+            smtp_url=env.get("LAKSA_SMTP_URL") or None,
+            smtp_from=env.get("LAKSA_SMTP_FROM") or "laksa@localhost",
+            webhook_url=env.get("LAKSA_WEBHOOK_URL") or None,
+            public_url=env.get("LAKSA_PUBLIC_URL") or "http://127.0.0.1:5000",
         )
 
 
