@@ -8,7 +8,9 @@ at most one sweep job: a second ``enqueue_at`` for the same slot raises ``Duplic
 which is the expected answer. (A plain ``enqueue_in`` with an existing job id would overwrite
 that job's hash in place, the running job's included, so a self-rescheduling job must not reuse
 its own id.) A sweep that dies leaves its successor already scheduled; ``laksa worker`` also
-schedules the next slot when it starts.
+schedules the next slot when it starts. After sweeping (or failing to), a sweep enqueues its
+slot's outbox delivery (``deliver_outbox``) as a separate job, unique per slot the same way, so
+slow SMTP never delays timers and a failed sweep still lets messages go out.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from engine import notify
+from engine import outbox
 from engine import timers
 from engine.db import make_engine
 from engine.db import make_session_factory
@@ -66,7 +70,15 @@ def sweep_timers(queue_name: str = QUEUE) -> int:
             settings.timer_interval_seconds,
             now=datetime.now(UTC),
         )
-    result = timers.run_due(_factory(settings.database_url), now=datetime.now(UTC))
+    try:
+        result = timers.run_due(_factory(settings.database_url), now=datetime.now(UTC))
+    finally:
+        if settings.redis_url:  # the slot's outbox delivery, as its own job, after the sweep
+            enqueue_delivery(
+                _queue(settings.redis_url, queue_name),
+                now=datetime.now(UTC),
+                interval_seconds=settings.timer_interval_seconds,
+            )
     if result.instances:
         log.info(
             "timer sweep: %s fired, %s failed, %s skipped",
@@ -75,6 +87,47 @@ def sweep_timers(queue_name: str = QUEUE) -> int:
             result.skipped,
         )
     return result.fired
+
+
+def delivery_job_id(queue_name: str, slot: int) -> str:
+    return f"{queue_name}-outbox-delivery-{slot}"
+
+
+def enqueue_delivery(queue: Queue, *, now: datetime, interval_seconds: float = 1.0) -> Job | None:
+    """Enqueue one outbox delivery for the slot of ``now``; None if that slot already has one."""
+    from rq.exceptions import DuplicateJobError
+
+    slot = math.floor(now.timestamp() / max(float(interval_seconds), 1.0))
+    try:
+        job: Job = queue.enqueue(
+            deliver_outbox,
+            job_id=delivery_job_id(queue.name, slot),
+            unique=True,
+            result_ttl=60,
+            failure_ttl=FAILURE_TTL,
+            description="laksa outbox delivery",
+        )
+    except DuplicateJobError:
+        return None
+    return job
+
+
+def deliver_outbox() -> int:
+    """Send the outbox messages that are due; returns how many were delivered."""
+    settings = Settings.from_env()
+    result = outbox.deliver_due(
+        _factory(settings.database_url),
+        now=datetime.now(UTC),
+        sender=notify.sender_from_settings(settings),
+    )
+    if result.claimed:
+        log.info(
+            "outbox: %s delivered, %s to retry, %s given up",
+            result.delivered,
+            result.retrying,
+            result.gave_up,
+        )
+    return result.delivered
 
 
 def schedule_next_sweep(queue: Queue, interval_seconds: float, *, now: datetime) -> Job | None:
