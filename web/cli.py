@@ -1,4 +1,4 @@
-"""The `laksa` command: set up, deploy, serve, sweep timers, verify the audit trail."""
+"""The `laksa` command: set up, deploy, serve, sweep timers, deliver the outbox, verify audit."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from engine import calendar
 from engine import definitions
 from engine import demo
 from engine import migrate
+from engine import notify
+from engine import outbox
 from engine import timers
 from engine.db import make_engine
 from engine.db import make_session_factory
@@ -92,12 +94,13 @@ def _deploy(factory: sessionmaker[Session], path: Path, *, actor: str) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.pass_obj
 def serve(settings: Settings, host: str, port: int) -> None:
-    """Serve the app; without Redis, a thread sweeps timers in-process."""
+    """Serve the app; without Redis, a thread sweeps timers and delivers the outbox in-process."""
     from web.app import create_app
 
     app = create_app({"SETTINGS": settings})
     if settings.redis_url is None:
         factory = _factory(settings)
+        sender = notify.sender_from_settings(settings)
         stop = threading.Event()
 
         def sweep_forever() -> None:
@@ -106,6 +109,10 @@ def serve(settings: Settings, host: str, port: int) -> None:
                     timers.run_due(factory, now=_now())
                 except Exception:  # keep sweeping; the next round retries
                     app.logger.exception("timer sweep failed")
+                try:
+                    outbox.deliver_due(factory, now=_now(), sender=sender)
+                except Exception:  # undelivered rows stay; the next round retries
+                    app.logger.exception("outbox delivery failed")
 
         threading.Thread(target=sweep_forever, name="laksa-timers", daemon=True).start()
     click.echo(f"LAKSA on http://{host}:{port}  (API: http://{host}:{port}/api/v1/openapi.json)")
@@ -125,6 +132,37 @@ def run_due(settings: Settings) -> None:
     click.echo(f"{result.fired} instance(s) advanced, {result.failed} failed")
     if result.failed:
         sys.exit(1)
+
+
+@main.group(name="outbox")
+def outbox_group() -> None:
+    """Notifications waiting in the outbox."""
+
+
+@outbox_group.command("deliver")
+@click.pass_obj
+def outbox_deliver(settings: Settings) -> None:
+    """One delivery pass: send every due message, print the counts."""
+    factory = _factory(settings)
+    result = outbox.deliver_due(factory, now=_now(), sender=notify.sender_from_settings(settings))
+    with factory() as session:
+        totals = outbox.counts(session)
+    click.echo(
+        f"{result.delivered} delivered, {result.retrying} to retry, {result.gave_up} given up; "
+        f"outbox: {totals.pending} pending, {totals.delivered} delivered, {totals.failed} failed"
+    )
+    for error in result.errors:
+        click.echo(error, err=True)
+
+
+@outbox_group.command("failed")
+@click.pass_obj
+def outbox_failed(settings: Settings) -> None:
+    """List the messages given up on after every retry (they are kept, never deleted)."""
+    with _factory(settings)() as session:
+        for m in outbox.failed(session):
+            ticket = m.payload.get("ticket")
+            click.echo(f"#{m.id} {m.topic} ticket={ticket} attempts={m.attempts}: {m.last_error}")
 
 
 @main.group(name="audit")
