@@ -22,15 +22,19 @@ from engine import calendar
 from engine import clock
 from engine import sandbox
 from engine.errors import NotDeployed
+from engine.models import Category
 from engine.models import Definition
 from engine.models import DefinitionBundle
 from engine.models import Group
 from engine.runtime import CompiledProcess
 from engine.runtime import DefinitionError
+from engine.runtime import EngineError
+from engine.runtime import MissingData
 from engine.runtime import Runtime
 from engine.runtime import time_after
 
 FORM_PROPERTY = "formJsonSchemaFilename"
+ROUTING_DECISION = "routing"  # category (and kecamatan) -> output ``opd``, a group code
 _LANE_BINDING = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # An unquoted word like P3X or PT4Q: meant as an ISO 8601 literal (valid ones are quoted by the
 # runtime), not a process variable; left alone it would fail every instance at run time.
@@ -114,6 +118,7 @@ def deploy(
         return DeployResult(existing.id, False, {d.key: d.version for d in rows})
     groups = set(session.scalars(select(Group.code)))
     bundle = compile_files(files, known_groups=groups)
+    _check_routing(session, files, groups)
     row = DefinitionBundle(
         content_hash=digest, files=dict(files), deployed_at=now, deployed_by=actor
     )
@@ -242,6 +247,59 @@ def _check_process(
             lane = element.lane.strip()
             if not _LANE_BINDING.search(lane) and lane not in known_groups:
                 raise fail(f"lane '{lane}' is not a known group", element.element_id)
+
+
+def _check_routing(session: Session, files: Mapping[str, str], groups: set[str]) -> None:
+    """Refuse a routing table that sends an active category to no known OPD.
+
+    Each active category is evaluated without a kecamatan (the citizen may give none). A
+    table that reads data only known at run time cannot be checked here; it is left to the
+    process (no rule matched: the ticket goes back to the verifier desk).
+    """
+    runtime = get_runtime()
+    decision = runtime.decisions(files).get(ROUTING_DECISION)
+    if decision is None:
+        return
+    categories = session.execute(
+        select(Category.code, Category.infrastructure)
+        .where(Category.active)
+        .order_by(Category.code)
+    ).all()
+
+    def refuse(message: str) -> DefinitionError:
+        line = _line_of(files, decision.file, ROUTING_DECISION)
+        return DefinitionError(message, file=decision.file, line=line, element_id=ROUTING_DECISION)
+
+    unrouted = []
+    with clock.frozen_at(clock.now()):
+        for code, infrastructure in categories:
+            data = {
+                "category": code,
+                "kecamatan": None,
+                "kind": "complaint",
+                "infrastructure": infrastructure,
+            }
+            try:
+                outputs = runtime.decide(decision, data)
+            except MissingData:
+                return
+            except EngineError as exc:
+                raise refuse(
+                    f"decision '{ROUTING_DECISION}' does not evaluate for category '{code}': {exc}"
+                ) from None
+            opd = outputs.get("opd")
+            if not any(isinstance(v, str) and v in groups for v in _as_list(opd)):
+                unrouted.append(code)
+    if unrouted:
+        noun = "category" if len(unrouted) == 1 else "categories"
+        raise refuse(
+            f"decision '{ROUTING_DECISION}' routes no known OPD for active {noun} "
+            f"{', '.join(unrouted)} (add a rule, or deactivate the {noun})"
+        )
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _check_timer(runtime: Runtime, kind: str, source: str, fail: Any, element_id: str) -> None:

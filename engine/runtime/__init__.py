@@ -19,16 +19,20 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from engine.runtime.compile import compile_bundle
+from engine.runtime.compile import compile_decisions
+from engine.runtime.compile import decide
 from engine.runtime.compile import expressions
 from engine.runtime.compile import iso_timer_error
 from engine.runtime.compile import time_after
 from engine.runtime.environment import SandboxEnvironment
 from engine.runtime.environment import _SpeclessWorkflowConverter
 from engine.runtime.instance import Instance
+from engine.runtime.types import CompiledDecision
 from engine.runtime.types import CompiledProcess
 from engine.runtime.types import DefinitionError
 from engine.runtime.types import Element
 from engine.runtime.types import EngineError
+from engine.runtime.types import MissingData
 from engine.runtime.types import ReadyTask
 from engine.runtime.types import Step
 from engine.runtime.types import TaskNotReady
@@ -58,6 +62,14 @@ class Runtime:
     def expressions(self, process: CompiledProcess) -> list[tuple[str, str, str]]:
         """Every script and expression of a process as (element id, kind, source)."""
         return expressions(process)
+
+    def decisions(self, files: Mapping[str, str]) -> dict[str, CompiledDecision]:
+        """The DMN decision tables of a bundle by decision id."""
+        return compile_decisions(files)
+
+    def decide(self, decision: CompiledDecision, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Evaluate a decision table in the sandbox (deploy checks); {} if no rule matches."""
+        return decide(decision, self.script_engine, data)
 
     def file_of(self, process: CompiledProcess) -> str | None:
         return getattr(process.spec, "file", None)
@@ -93,11 +105,13 @@ class Runtime:
 
 
 __all__ = [
+    "CompiledDecision",
     "CompiledProcess",
     "DefinitionError",
     "Element",
     "EngineError",
     "Instance",
+    "MissingData",
     "ReadyTask",
     "Runtime",
     "Step",

@@ -5,18 +5,23 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine import clock
+from engine.runtime.types import CompiledDecision
 from engine.runtime.types import CompiledProcess
 from engine.runtime.types import DefinitionError
 from engine.runtime.types import Element
+from engine.runtime.types import EngineError
+from engine.runtime.types import MissingData
 
 _ISO_LITERAL = re.compile(
     r"^(R\d*/)?(P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?"
@@ -61,6 +66,70 @@ def compile_bundle(files: Mapping[str, str]) -> dict[str, CompiledProcess]:
                     elements[element.element_id] = element
         processes[key] = CompiledProcess(key, spec, subprocess_specs, elements)
     return processes
+
+
+def compile_decisions(files: Mapping[str, str]) -> dict[str, CompiledDecision]:
+    """The DMN decision tables of a bundle by decision id (files already checked by
+    ``compile_bundle``)."""
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    decisions: dict[str, CompiledDecision] = {}
+    for name in sorted(files):
+        if not name.endswith(".dmn"):
+            continue
+        try:
+            parser.add_dmn_str(files[name].encode(), filename=name)
+        except ValidationException as exc:
+            raise _definition_error(exc, name) from None
+    for decision_id, dmn_parser in parser.dmn_parsers.items():
+        try:
+            dmn_parser.parse()
+        except ValidationException as exc:
+            raise _definition_error(exc, dmn_parser.filename) from None
+        table = dmn_parser.decision.decisionTables[0]
+        decisions[decision_id] = CompiledDecision(
+            decision_id, dmn_parser.filename, DMNEngine(table)
+        )
+    return decisions
+
+
+class _DecisionTask:
+    """What SpiffWorkflow's DMNEngine reads from a task: data, spec name, workflow."""
+
+    def __init__(self, decision: CompiledDecision, script_engine: Any, data: dict[str, Any]):
+        self.data = data
+        self.task_spec = SimpleNamespace(bpmn_name=decision.decision_id, bpmn_id=None)
+        self.workflow = SimpleNamespace(
+            script_engine=script_engine, spec=SimpleNamespace(file=decision.file)
+        )
+        self.workflow.top_workflow = self.workflow
+
+
+def decide(
+    decision: CompiledDecision, script_engine: Any, data: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Evaluate a decision table through the (sandboxed) script engine, outside a workflow.
+
+    Returns the outputs of the matching rule (lists of values for a COLLECT table), or {}
+    when no rule matches. Raises MissingData if the table reads data not given, EngineError
+    for any other failure.
+    """
+    task = _DecisionTask(decision, script_engine, dict(data))
+    try:
+        return dict(decision.engine.result(task))
+    except Exception as exc:
+        if _names_unknown(exc):
+            raise MissingData(_first_line(exc), element_id=decision.decision_id) from None
+        raise EngineError(_first_line(exc), element_id=decision.decision_id) from None
+
+
+def _names_unknown(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, NameError) or getattr(exc, "error_type", None) == "NameError":
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
 
 
 def expressions(process: CompiledProcess) -> list[tuple[str, str, str]]:

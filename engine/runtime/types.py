@@ -41,6 +41,10 @@ class EngineError(Exception):
         self.element_id = element_id
 
 
+class MissingData(EngineError):
+    """An expression named data it was not given (known only at run time)."""
+
+
 class TaskNotReady(Exception):
     """The task is not READY (already done, cancelled, or never existed)."""
 
@@ -62,6 +66,15 @@ class CompiledProcess:
     spec: Any
     subprocess_specs: Any
     elements: Mapping[str, Element]
+
+
+@dataclass(frozen=True)
+class CompiledDecision:
+    """One DMN decision table of a deployed bundle, for deploy-time checks."""
+
+    decision_id: str
+    file: str | None
+    engine: Any
 
 
 @dataclass(frozen=True)
