@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
@@ -41,6 +42,7 @@ from engine.models import PendingTimer
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
+LEASE_ENV = "LAKSA_TIMER_LEASE_SECONDS"
 MAX_BACKOFF = timedelta(days=1)
 BATCH = 100
 
@@ -51,6 +53,24 @@ class SweepResult:
     fired: int  # instances where at least one timer fired
     failed: int  # instances that raised (an incident each)
     skipped: int = 0  # instances where nothing was due any more (fired by another sweeper)
+
+
+def lease_from_env(env: Mapping[str, str] | None = None) -> timedelta:
+    """The claim lease: ``LAKSA_TIMER_LEASE_SECONDS`` if set (read per sweep), else LEASE.
+
+    A sweeper that dies holds its claimed rows this long; a lease shorter than the time a
+    batch takes to fire only costs duplicate work (firing stays exactly once).
+    """
+    value = (os.environ if env is None else env).get(LEASE_ENV, "").strip()
+    if not value:
+        return LEASE
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{LEASE_ENV} must be a number of seconds, not {value!r}") from None
+    if seconds <= 0:
+        raise ValueError(f"{LEASE_ENV} must be positive, not {value!r}")
+    return timedelta(seconds=seconds)
 
 
 def sweeper_id() -> str:
@@ -93,10 +113,14 @@ def run_due(
     now: datetime,
     owner: str | None = None,
     batch: int = BATCH,
-    lease: timedelta = LEASE,
+    lease: timedelta | None = None,
 ) -> SweepResult:
-    """Fire every timer due at ``now``; one failing instance never stops the others."""
+    """Fire every timer due at ``now``; one failing instance never stops the others.
+
+    ``lease`` defaults to ``lease_from_env()``.
+    """
     owner = owner or sweeper_id()
+    lease = lease or lease_from_env()
     instances = fired = failed = skipped = 0
     while True:
         with factory.begin() as session:
