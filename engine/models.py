@@ -151,6 +151,7 @@ class Incident(Base):
     element_id: Mapped[str | None] = mapped_column(String(120))
     message: Mapped[str] = mapped_column(Text)
     resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(120))
 
 
 class OutboxMessage(Base):

@@ -20,6 +20,8 @@ def init_api(app: Flask) -> Api:
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}
         },
     )
+    from web.api.incidents import blp as incidents_blp
+    from web.api.oversight import blp as oversight_blp
     from web.api.replies import blp as replies_blp
     from web.api.tasks import blp as tasks_blp
     from web.api.tickets import blp as tickets_blp
@@ -27,4 +29,6 @@ def init_api(app: Flask) -> Api:
     api.register_blueprint(tickets_blp, url_prefix="/api/v1/tickets")
     api.register_blueprint(replies_blp, url_prefix="/api/v1/tickets")
     api.register_blueprint(tasks_blp, url_prefix="/api/v1/tasks")
+    api.register_blueprint(oversight_blp, url_prefix="/api/v1/oversight")
+    api.register_blueprint(incidents_blp, url_prefix="/api/v1/incidents")
     return api
