@@ -51,6 +51,9 @@ class Instance:
             self.workflow.do_engine_steps(did_complete_task=self._record)
         except SpiffWorkflowException as exc:
             raise _engine_error(exc) from None
+        # Signals and messages nobody in this instance caught would pile up in the stored state;
+        # tickets do not signal each other, so they are dropped (the audit has the throw).
+        self.workflow.get_events()
 
     def ready_tasks(self) -> list[ReadyTask]:
         tasks = self.workflow.get_tasks(state=TaskState.READY, manual=True)

@@ -292,3 +292,15 @@ def test_the_handle_form_requires_what_each_decision_needs():
     assert form_errors("handle.schema.json", {"decision": "need_info"})
     assert form_errors("handle.schema.json", {"decision": "wrongly_routed"})
     assert not form_errors("handle.schema.json", {"decision": "need_info", "question": "Di mana?"})
+
+
+def test_signals_nobody_catches_are_not_kept_in_the_stored_state():
+    """handling_ended with no review open is thrown into the void; the state must not grow."""
+    ticket = handling("simple")
+    ticket.complete(
+        "handle",
+        {"decision": "wrongly_routed", "handback_reason": "bukan jalan kota"},
+        wib(2026, 11, 24),
+    )
+    assert "handling_ended" in ticket.last
+    assert ticket.instance.workflow.bpmn_events == []
