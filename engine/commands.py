@@ -313,7 +313,7 @@ def _plan(ticket: Ticket, instance: Instance, before: set[str], *, now: datetime
     reached = [*instance.steps, *instance.reached_since(before)]
     snap = projection.snapshot(instance)
     status_before = ticket.status
-    projection.project_ticket(ticket, instance, reached, snap, now=now)
+    projection.project_ticket(ticket, instance, reached, snap, now=now, before=before)
     return _Plan(reached, snap, status_before)
 
 

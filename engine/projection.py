@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from collections.abc import Sequence
+from collections.abc import Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,27 +57,6 @@ def snapshot(instance: Instance) -> Snapshot:
         if t.attached_to and t.properties.get(DEADLINE_PROPERTY, "").lower() == "true"
     }
     return Snapshot(instance.ready_tasks(), timers, deadlines)
-
-
-def sync(
-    session: Session,
-    row: ProcessInstance,
-    ticket: Ticket,
-    instance: Instance,
-    reached: Sequence[Step],
-    *,
-    actor: str,
-    now: datetime,
-    known_open: bool,
-    snap: Snapshot | None = None,
-) -> None:
-    """Project human tasks, pending timers and the ticket's public fields.
-
-    ``known_open`` is False for a new instance, which has no rows yet to compare against.
-    """
-    snap = snap or snapshot(instance)
-    sync_rows(session, row, ticket, snap, reached, actor=actor, now=now, known_open=known_open)
-    project_ticket(ticket, instance, reached, snap, now=now)
 
 
 def sync_rows(
@@ -200,6 +180,7 @@ def project_ticket(
     snap: Snapshot,
     *,
     now: datetime,
+    before: Set[str] = frozenset(),
 ) -> None:
     """Set the ticket's public fields from the elements reached and the instance's data."""
     deadlines = snap.deadlines
@@ -217,7 +198,14 @@ def project_ticket(
         ticket.opd = data["opd"]
     if level is not None:
         ticket.escalation_level = level
-    ticket.due_at = min(deadlines.values()) if deadlines else None
+    due = list(deadlines.values())
+    # A task still open from before whose deadline timer has fired (a breach) keeps its due
+    # time: the ticket is overdue, not without a deadline.
+    if ticket.due_at is not None and any(
+        t.guid in before and t.guid not in deadlines for t in snap.ready
+    ):
+        due.append(ticket.due_at)
+    ticket.due_at = min(due) if due else None
     ticket.updated_at = now
     if instance.completed and ticket.closed_at is None:
         ticket.closed_at = now

@@ -235,3 +235,20 @@ def test_audit_records_every_element_passed(session_factory, actors, session):
     ]
     assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
     assert all(r.actor for r in rows)
+
+
+def test_overdue_ticket_keeps_its_breached_deadline(session_factory):
+    """After the deadline timer fires the ticket is overdue, not without a deadline."""
+    number = submit(session_factory)
+    with session_factory.begin() as session:
+        deadline = session.scalars(select(Ticket.due_at).where(Ticket.number == number)).one()
+        instance_id = open_task(session, number).instance_id
+    assert deadline is not None
+    with session_factory.begin() as session:
+        late = deadline + timedelta(days=1)
+        assert commands.fire_timers(session, instance_id=instance_id, now=late).changed
+    with session_factory() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.number == number)).one()
+        task = open_task(session, number)
+        assert (ticket.status, ticket.escalation_level) == ("verification", 1)
+        assert ticket.due_at == task.due_at == deadline
