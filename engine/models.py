@@ -13,6 +13,7 @@ from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
@@ -158,11 +159,20 @@ class OutboxMessage(Base):
     """A side effect written in the command's transaction, delivered afterwards (rule 10)."""
 
     __tablename__ = "outbox_message"
+    # Delivered rows are kept forever; the delivery claim reads only the pending ones.
+    __table_args__ = (
+        Index(
+            "ix_outbox_message_pending",
+            "deliver_after",
+            postgresql_where=text("delivered_at IS NULL"),
+            sqlite_where=text("delivered_at IS NULL"),
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     topic: Mapped[str] = mapped_column(String(60))
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
-    deliver_after: Mapped[datetime] = mapped_column(index=True)
+    deliver_after: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(default=0)
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
