@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema import FormatChecker
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -24,6 +22,7 @@ from engine import audit
 from engine import calendar
 from engine import clock
 from engine import definitions
+from engine import forms
 from engine import outbox
 from engine import projection
 from engine.errors import Conflict
@@ -164,7 +163,7 @@ def complete_task(
         session, task.instance_id, now=now, expected_version=expected_version
     )
     bundle = definitions.bundle_for(session, definition)
-    form_data = _validated(bundle.forms.get(task.form) if task.form else None, data)
+    form_data = forms.validated(bundle.forms.get(task.form) if task.form else None, data)
     before = instance.open_tasks()
     with _engine_context(session, now):
         try:
@@ -368,37 +367,6 @@ def _write(
         raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
     outbox.write(session, row, ticket, instance, plan.reached, now=now)
     audit.write(session, rows)
-
-
-def _validated(schema: dict[str, Any] | None, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Check form data against the task's JSON Schema; only declared fields get through."""
-    if schema is None:
-        if data:
-            raise InvalidInput(
-                "this task takes no form data", fields={k: ["unexpected field"] for k in data}
-            )
-        return {}
-    validator = Draft202012Validator(schema, format_checker=FormatChecker())
-    declared = set((schema.get("properties") or {}).keys())
-    errors: dict[str, list[str]] = {}
-    for key in data:
-        if key not in declared:
-            errors[key] = ["unexpected field"]
-    for error in validator.iter_errors(dict(data)):
-        if error.validator == "additionalProperties" and not error.absolute_path:
-            continue  # reported per field above
-        path = ".".join(str(p) for p in error.absolute_path) or _required_field(error) or "_form"
-        errors.setdefault(path, []).append(error.message)
-    if errors:
-        raise InvalidInput("the form has errors", fields=errors)
-    return dict(data)
-
-
-def _required_field(error: Any) -> str | None:
-    if error.validator == "required" and isinstance(error.instance, dict):
-        missing = [k for k in error.validator_value if k not in error.instance]
-        return missing[0] if missing else None
-    return None
 
 
 @contextmanager
