@@ -1,4 +1,9 @@
-"""The append-only audit trail, SHA-256 chained per instance (rule 9)."""
+"""The append-only audit trail, SHA-256 chained per instance (rule 9).
+
+Each event's hash covers the previous hash, the ticket number (so a chain cannot be moved to
+another ticket), its sequence number, time, actor, action, element and data. The instance row
+keeps the chain's head, so removing the newest events is detected too.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +44,7 @@ def canonical(value: Any) -> str:
 
 def _digest(
     prev: str,
-    instance_id: int,
+    ticket_number: str,
     seq: int,
     at: str,
     actor: str,
@@ -47,7 +52,7 @@ def _digest(
     element_id: str | None,
     data: str,
 ) -> str:
-    body = canonical([instance_id, seq, at, actor, action, element_id, data])
+    body = canonical([ticket_number, seq, at, actor, action, element_id, data])
     return hashlib.sha256((prev + body).encode()).hexdigest()
 
 
@@ -55,30 +60,31 @@ def append(
     session: Session, instance: ProcessInstance, entries: Sequence[Entry], *, at: datetime
 ) -> None:
     """Append entries to an instance's chain in one INSERT and move its head."""
-    write(session, chain(instance, entries, at=at))
+    number = session.scalar(select(Ticket.number).where(Ticket.id == instance.ticket_id))
+    assert number is not None
+    write(session, instance, chain(instance, number, entries, at=at))
 
 
 def chain(
-    instance: ProcessInstance, entries: Sequence[Entry], *, at: datetime
+    instance: ProcessInstance, ticket_number: str, entries: Sequence[Entry], *, at: datetime
 ) -> list[dict[str, Any]]:
     """Hash entries onto the instance's chain and move its head; the rows are for ``write``.
 
-    Moving the head before the rows are written lets a command save the instance row once.
+    Needs no instance id, so a new instance is inserted once, head included.
     """
     if not entries:
         return []
-    prev, seq = instance.audit_head or GENESIS, instance.audit_seq
+    prev, seq = instance.audit_head or GENESIS, instance.audit_seq or 0
     stamp = at.astimezone(UTC).isoformat()
     rows = []
     for entry in entries:
         seq += 1
         data = canonical(entry.data)
         digest = _digest(
-            prev, instance.id, seq, stamp, entry.actor, entry.action, entry.element_id, data
+            prev, ticket_number, seq, stamp, entry.actor, entry.action, entry.element_id, data
         )
         rows.append(
             {
-                "instance_id": instance.id,
                 "seq": seq,
                 "at": at,
                 "actor": entry.actor,
@@ -94,10 +100,12 @@ def chain(
     return rows
 
 
-def write(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rows made by ``chain``."""
+def write(session: Session, instance: ProcessInstance, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows made by ``chain`` once the instance has its id."""
     if rows:  # one executemany; a Core insert keeps the NULL element ids in the same batch
-        session.connection().execute(insert(_AUDIT), list(rows))
+        session.connection().execute(
+            insert(_AUDIT), [{**r, "instance_id": instance.id} for r in rows]
+        )
 
 
 @dataclass(frozen=True)
@@ -132,14 +140,14 @@ def verify(session: Session) -> list[Problem]:
         if current is not None and current[0] == instance_id:
             rows = current[1]
             current = next(by_instance, None)
-        problem = _check_chain(rows, audit_seq, audit_head)
+        problem = _check_chain(rows, number, audit_seq, audit_head)
         if problem is not None:
             problems.append(Problem(number, problem[0], problem[1]))
     return problems
 
 
 def _check_chain(
-    rows: Sequence[AuditEvent], audit_seq: int, audit_head: str
+    rows: Sequence[AuditEvent], ticket_number: str, audit_seq: int, audit_head: str
 ) -> tuple[int | None, str] | None:
     prev = GENESIS
     for expected_seq, row in enumerate(rows, start=1):
@@ -149,7 +157,7 @@ def _check_chain(
             return row.seq, "chain broken (previous hash does not match)"
         digest = _digest(
             prev,
-            row.instance_id,
+            ticket_number,
             row.seq,
             row.at.isoformat(),
             row.actor,

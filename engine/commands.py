@@ -114,18 +114,15 @@ def submit_ticket(
             raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
     # The ticket's public fields are projected before its INSERT, so it is written once.
     plan = _plan(ticket, instance, set(), now=now)
-    session.add(ticket)
-    session.flush()
     row = ProcessInstance(
-        ticket_id=ticket.id,
+        ticket=ticket,
         definition_id=definition.id,
         state=definitions.get_runtime().dump(instance),
         serializer_version=definitions.get_runtime().serializer_version,
         completed=instance.completed,
         updated_at=now,
     )
-    session.add(row)
-    session.flush()
+    session.add(row)  # ticket and instance are inserted by one flush in _write
     _write(
         session,
         row,
@@ -346,7 +343,7 @@ def _write(
                 {"from": plan.status_before, "to": ticket.status},
             )
         )
-    rows = audit.chain(row, entries, at=now)
+    rows = audit.chain(row, ticket.number, entries, at=now)
     instance.steps.clear()
     try:
         session.flush()
@@ -366,7 +363,7 @@ def _write(
     except projection.LaneUnbound as exc:
         raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
     outbox.write(session, row, ticket, instance, plan.reached, now=now)
-    audit.write(session, rows)
+    audit.write(session, row, rows)
 
 
 @contextmanager

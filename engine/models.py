@@ -16,6 +16,7 @@ from sqlalchemy import UniqueConstraint
 from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
 
 from engine.db import Base
 
@@ -87,6 +88,7 @@ class ProcessInstance(Base):
     audit_head: Mapped[str] = mapped_column(String(64), default="")
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(default=1)
+    ticket: Mapped[Ticket] = relationship()
     __mapper_args__ = {"version_id_col": version}
 
 

@@ -141,7 +141,7 @@ def test_a_forged_row_with_a_recomputed_hash_is_still_detected(tickets, session_
         row.actor = "pengawas"
         row.hash = audit._digest(  # what a forger with the code would compute
             row.prev_hash,
-            row.instance_id,
+            tampered,
             row.seq,
             row.at.isoformat(),
             row.actor,

@@ -268,7 +268,7 @@ def test_a_command_that_fails_after_writing_leaves_no_outbox_rows(
 ):
     number = at_handle(session_factory, actors)
 
-    def fail(session, rows):
+    def fail(session, instance, rows):
         raise WorkflowFailed("the audit write failed", element_id=None)
 
     monkeypatch.setattr(audit, "write", fail)
