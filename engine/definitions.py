@@ -11,6 +11,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from typing import Protocol
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
@@ -138,16 +139,44 @@ def deploy(
     return DeployResult(row.id, True, versions)
 
 
-def latest_definition(session: Session, key: str) -> Definition:
-    definition = session.scalar(
-        select(Definition).where(Definition.key == key).order_by(Definition.version.desc()).limit(1)
-    )
-    if definition is None:
+@dataclass(frozen=True)
+class DefinitionRef:
+    """The columns of a definition a command needs (a row, not an ORM object)."""
+
+    id: int
+    key: str
+    version: int
+    bundle_id: int
+    content_hash: str
+
+
+class _HasBundle(Protocol):
+    @property
+    def bundle_id(self) -> int: ...
+    @property
+    def content_hash(self) -> str: ...
+
+
+def latest_definition(session: Session, key: str) -> DefinitionRef:
+    """The latest deployed version of a process (read on every start: a deploy is live at once)."""
+    row = session.execute(
+        select(
+            Definition.id,
+            Definition.key,
+            Definition.version,
+            Definition.bundle_id,
+            Definition.content_hash,
+        )
+        .where(Definition.key == key)
+        .order_by(Definition.version.desc())
+        .limit(1)
+    ).first()
+    if row is None:
         raise NotDeployed(f"no definition of process '{key}' is deployed (run `laksa deploy`)")
-    return definition
+    return DefinitionRef(*row)
 
 
-def bundle_for(session: Session, definition: Definition) -> Bundle:
+def bundle_for(session: Session, definition: _HasBundle) -> Bundle:
     """The compiled bundle of a definition, parsed once per content hash in this process."""
     cached = _cache.get(definition.content_hash)
     if cached is not None:
