@@ -18,14 +18,7 @@ from engine.models import HumanTask
 from engine.models import ProcessInstance
 from engine.models import Ticket
 from tests.conftest import NOW
-
-ROAD = commands.TicketInput(
-    kind="complaint",
-    category="jalan_rusak",
-    title="Jalan berlubang",
-    description="Lubang besar",
-    reporter_contact="budi@example.org",
-)
+from tests.factories import ROAD
 
 
 def submit_and_route(factory: sessionmaker[Session], actor: Actor) -> str:

@@ -9,8 +9,6 @@ import pytest
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.orm import Session
-from sqlalchemy.orm import sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import commands
@@ -18,36 +16,13 @@ from engine.errors import Conflict
 from engine.errors import Forbidden
 from engine.errors import InvalidInput
 from engine.errors import NotFound
-from engine.identity import Actor
 from engine.models import AuditEvent
-from engine.models import HumanTask
 from engine.models import PendingTimer
 from engine.models import ProcessInstance
 from engine.models import Ticket
 from tests.conftest import NOW
-
-ROAD = commands.TicketInput(
-    kind="complaint",
-    category="jalan_rusak",
-    title="Jalan berlubang",
-    description="Lubang besar",
-    reporter_contact="budi@example.org",
-)
-
-
-def submit(factory: sessionmaker[Session], data: commands.TicketInput = ROAD) -> str:
-    with factory.begin() as session:
-        return commands.submit_ticket(
-            session, data=data, actor=Actor.public(), now=NOW
-        ).ticket.number
-
-
-def open_task(session: Session, number: str) -> HumanTask:
-    return session.scalars(
-        select(HumanTask)
-        .join(Ticket, Ticket.id == HumanTask.ticket_id)
-        .where(Ticket.number == number, HumanTask.completed_at.is_(None))
-    ).one()
+from tests.factories import open_task
+from tests.factories import submit
 
 
 def test_submitted_ticket_waits_at_verification_with_a_deadline(session_factory, session):

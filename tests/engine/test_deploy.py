@@ -23,15 +23,11 @@ from engine.models import Ticket
 from engine.runtime import DefinitionError
 from tests.conftest import NOW
 from tests.conftest import WORKFLOWS
+from tests.factories import ROAD
+from tests.factories import open_task
+from tests.factories import submit
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-ROAD = commands.TicketInput(
-    kind="complaint",
-    category="jalan_rusak",
-    title="Jalan berlubang",
-    description="Lubang besar",
-    reporter_contact="budi@example.org",
-)
 
 
 VERIFY_TIMER = "<bpmn:timeDuration>working_days(3)</bpmn:timeDuration>"
@@ -49,21 +45,6 @@ def workflows(**changes: tuple[str, str]) -> dict[str, str]:
 def deploy(factory: sessionmaker[Session], files: dict[str, str]) -> definitions.DeployResult:
     with factory.begin() as session:
         return definitions.deploy(session, files, actor="test", now=NOW)
-
-
-def submit(factory: sessionmaker[Session]) -> str:
-    with factory.begin() as session:
-        return commands.submit_ticket(
-            session, data=ROAD, actor=Actor.public(), now=NOW
-        ).ticket.number
-
-
-def open_task(session: Session, number: str) -> HumanTask:
-    return session.scalars(
-        select(HumanTask)
-        .join(Ticket, Ticket.id == HumanTask.ticket_id)
-        .where(Ticket.number == number, HumanTask.completed_at.is_(None))
-    ).one()
 
 
 def definition_of(session: Session, number: str) -> Definition:

@@ -45,27 +45,15 @@ from engine.models import Ticket
 from engine.settings import Settings
 from tests.conftest import NOW
 from tests.conftest import WORKFLOWS
+from tests.factories import ROAD
+from tests.factories import submit
 from web.cli import main
 
 CONTACT = "budi@example.org"
-ROAD = commands.TicketInput(
-    kind="complaint",
-    category="jalan_rusak",
-    title="Jalan berlubang",
-    description="Lubang besar",
-    reporter_contact=CONTACT,
-)
 SECRET = "test-secret"
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def submit(factory: sessionmaker[Session], data: commands.TicketInput = ROAD) -> str:
-    with factory.begin() as session:
-        return commands.submit_ticket(
-            session, data=data, actor=Actor.public(), now=NOW
-        ).ticket.number
 
 
 def complete(

@@ -24,14 +24,9 @@ from engine.models import Ticket
 from engine.runtime import DefinitionError
 from tests.conftest import NOW
 from tests.conftest import WORKFLOWS
+from tests.factories import ROAD
+from tests.factories import submit
 
-ROAD = commands.TicketInput(
-    kind="complaint",
-    category="jalan_rusak",
-    title="Jalan berlubang",
-    description="Lubang besar",
-    reporter_contact="budi@example.org",
-)
 ESCALATE = "<bpmn:script>escalation_level = 1</bpmn:script>"
 VERIFY_FORM = '<spiffworkflow:property name="formJsonSchemaFilename" value="verify.schema.json" />'
 LATER = NOW + timedelta(days=4)  # past the verification deadline (3 working days)
@@ -52,13 +47,6 @@ def deploy(factory: sessionmaker[Session], files: dict[str, str]) -> None:
         assert definitions.deploy(session, files, actor="test", now=NOW).versions == {
             "complaint": 2
         }
-
-
-def submit(factory: sessionmaker[Session]) -> str:
-    with factory.begin() as session:
-        return commands.submit_ticket(
-            session, data=ROAD, actor=Actor.public(), now=NOW
-        ).ticket.number
 
 
 def instance_of(session: Session, number: str) -> ProcessInstance:

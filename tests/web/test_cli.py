@@ -12,25 +12,15 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
 
-from engine import commands
 from engine.db import make_engine
 from engine.db import make_session_factory
-from engine.identity import Actor
 from engine.identity import check_password
 from engine.models import Definition
 from engine.models import Membership
 from engine.models import User
 from engine.settings import Settings
-from tests.conftest import NOW
+from tests.factories import submit
 from web.cli import main
-
-ROAD = commands.TicketInput(
-    kind="complaint",
-    category="jalan_rusak",
-    title="Jalan berlubang",
-    description="Lubang besar",
-    reporter_contact="budi@example.org",
-)
 
 
 @pytest.fixture
@@ -65,13 +55,6 @@ def initialised(laksa) -> Result:
     result = laksa("init", "--demo")
     assert result.exit_code == 0, result.output
     return result
-
-
-def submit(factory) -> str:
-    with factory.begin() as session:
-        return commands.submit_ticket(
-            session, data=ROAD, actor=Actor.public(), now=NOW
-        ).ticket.number
 
 
 def demo_passwords(output: str) -> dict[str, str]:
