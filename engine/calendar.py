@@ -163,14 +163,20 @@ def _aware(value: str) -> datetime:
 
 
 def duration_until(deadline: datetime, now: datetime) -> str:
-    """An ISO-8601 duration in whole seconds, e.g. ``PT12345S``; ``PT0S`` once past.
+    """An exact ISO-8601 duration, e.g. ``PT12344.750000S``; ``PT0S`` once past.
 
-    Seconds are rounded up so that a timer never fires before its deadline.
+    Exact to the microsecond, so a timer started at ``now`` is due at the deadline itself
+    (23:59:59 Jakarta time), not at the deadline plus the sub-second part of ``now``.
     """
     if deadline.tzinfo is None or now.tzinfo is None:
         raise ValueError("durations need aware datetimes")
-    seconds = math.ceil((deadline - now).total_seconds())
-    return f"PT{max(seconds, 0)}S"
+    delta = deadline - now
+    if delta <= timedelta(0):
+        return "PT0S"
+    seconds = delta.days * 86_400 + delta.seconds
+    if delta.microseconds:
+        return f"PT{seconds}.{delta.microseconds:06d}S"
+    return f"PT{seconds}S"
 
 
 def script_helpers(calendar: WorkingCalendar) -> dict[str, Callable[..., Any]]:

@@ -233,11 +233,23 @@ def test_naive_start_is_rejected() -> None:
 # --- durations and script helpers --------------------------------------------------------------
 
 
-def test_duration_until_rounds_up_to_whole_seconds() -> None:
+def test_duration_until_is_exact_to_the_microsecond() -> None:
     now = datetime(2026, 12, 24, 0, 0, 0, 250_000, tzinfo=UTC)
     deadline = datetime(2026, 12, 24, 3, 25, 45, tzinfo=UTC)
 
-    assert calendar.duration_until(deadline, now) == "PT12345S"
+    assert calendar.duration_until(deadline, now) == "PT12344.750000S"
+    assert calendar.duration_until(deadline, now.replace(microsecond=0)) == "PT12345S"
+
+
+def test_a_working_day_timer_is_due_exactly_at_the_end_of_the_day() -> None:
+    """SpiffWorkflow adds the duration to the clock it read; the sum is the deadline itself."""
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+    now = datetime(2026, 11, 28, 1, 7, 53, 856_896, tzinfo=UTC)
+    deadline = WorkingCalendar().add_working_days(now, 3)
+    parsed = TimerEventDefinition.parse_iso_duration(calendar.duration_until(deadline, now))
+    assert now + TimerEventDefinition.get_timedelta_from_start(parsed, now) == deadline
+    assert deadline == datetime(2026, 12, 2, 16, 59, 59, tzinfo=UTC)
 
 
 def test_duration_until_a_past_deadline_is_zero() -> None:
