@@ -168,15 +168,7 @@ def overdue(
     higher; ``scope`` (from ``oversight_scope``) and ``opd`` limit the OPDs.
     """
     opds = _narrow(scope, opd)
-    # A deadline timer that fired is no longer waiting, so the ticket's due_at is cleared at
-    # the breach; the open task keeps its due time, and that is how late the ticket is.
-    task_due = (
-        select(func.min(HumanTask.due_at))
-        .where(HumanTask.ticket_id == Ticket.id, HumanTask.completed_at.is_(None))
-        .correlate(Ticket)
-        .scalar_subquery()
-    )
-    due = func.coalesce(Ticket.due_at, task_due)
+    due = Ticket.due_at  # a breached deadline stays on the ticket (engine.projection)
     query = (
         select(Ticket, ProcessInstance.definition_id, due.label("due"))
         .outerjoin(ProcessInstance, ProcessInstance.ticket_id == Ticket.id)
