@@ -6,6 +6,7 @@ Use cases flush; callers commit (and enqueue background work only after the comm
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from dataclasses import asdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,6 +43,7 @@ from engine.runtime import Instance
 from engine.runtime import Step
 from engine.runtime import TaskNotReady
 
+T = TypeVar("T")
 _NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 
 
@@ -107,18 +110,15 @@ def submit_ticket(
         "infrastructure": category.infrastructure,
         "kecamatan": data.kecamatan,
     }
-    with _engine_context(session, now):
-        try:
-            instance = definitions.get_runtime().start(process, start_data)
-        except EngineError as exc:
-            raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
+    runtime = definitions.get_runtime()
+    instance = _run_engine(session, now, lambda: runtime.start(process, start_data))
     # The ticket's public fields are projected before its INSERT, so it is written once.
     plan = _plan(ticket, instance, set(), now=now)
     row = ProcessInstance(
         ticket=ticket,
         definition_id=definition.id,
-        state=definitions.get_runtime().dump(instance),
-        serializer_version=definitions.get_runtime().serializer_version,
+        state=runtime.dump(instance),
+        serializer_version=runtime.serializer_version,
         completed=instance.completed,
         updated_at=now,
     )
@@ -162,13 +162,10 @@ def complete_task(
     bundle = definitions.bundle_for(session, definition)
     form_data = forms.validated(bundle.forms.get(task.form) if task.form else None, data)
     before = instance.open_tasks()
-    with _engine_context(session, now):
-        try:
-            instance.complete_task(task.task_guid, form_data)
-        except TaskNotReady:
-            raise Conflict(f"task {task_id} is no longer ready") from None
-        except EngineError as exc:
-            raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
+    try:
+        _run_engine(session, now, lambda: instance.complete_task(task.task_guid, form_data))
+    except TaskNotReady:
+        raise Conflict(f"task {task_id} is no longer ready") from None
     _save(
         session,
         row,
@@ -194,21 +191,16 @@ def correlate_message(
     now: datetime,
 ) -> CommandResult:
     """Deliver a BPMN message (a citizen's reply, say) to the ticket's waiting catch event."""
-    ticket_id = session.scalar(select(Ticket.id).where(Ticket.number == ticket_number))
-    if ticket_id is None:
-        raise NotFound(f"no ticket {ticket_number}")
     instance_id = session.scalar(
-        select(ProcessInstance.id).where(ProcessInstance.ticket_id == ticket_id)
+        select(ProcessInstance.id)
+        .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
+        .where(Ticket.number == ticket_number)
     )
     if instance_id is None:
-        raise NotFound(f"ticket {ticket_number} has no process")
+        raise NotFound(f"no ticket {ticket_number}")
     row, ticket, _, instance = _load(session, instance_id, now=now)
     before = instance.open_tasks()
-    with _engine_context(session, now):
-        try:
-            delivered = instance.send_message(message, dict(payload))
-        except EngineError as exc:
-            raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
+    delivered = _run_engine(session, now, lambda: instance.send_message(message, dict(payload)))
     if not delivered:
         raise Conflict(f"ticket {ticket_number} is not waiting for message '{message}'")
     _save(
@@ -230,11 +222,7 @@ def fire_timers(session: Session, *, instance_id: int, now: datetime) -> Command
     """Fire the instance's timers that are due at ``now`` and run on (a no-op if none is)."""
     row, ticket, _, instance = _load(session, instance_id, now=now)
     before = instance.open_tasks()
-    with _engine_context(session, now):
-        try:
-            instance.fire_due_timers()
-        except EngineError as exc:
-            raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
+    _run_engine(session, now, instance.fire_due_timers)
     if not instance.steps:
         # Nothing was due (another sweeper fired it first): write nothing, so a repeated sweep
         # leaves no state change and no audit event behind.
@@ -370,3 +358,12 @@ def _write(
 def _engine_context(session: Session, now: datetime) -> Iterator[None]:
     with clock.frozen_at(now), calendar.using_calendar(calendar.load_calendar(session)):
         yield
+
+
+def _run_engine(session: Session, now: datetime, action: Callable[[], T]) -> T:
+    """Run an engine action at ``now``; a failing script fails the command (rolled back)."""
+    with _engine_context(session, now):
+        try:
+            return action()
+        except EngineError as exc:
+            raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
