@@ -52,6 +52,13 @@ class Bundle:
     forms: Mapping[str, dict[str, Any]]
     statuses: Mapping[str, dict[str, Any]]
 
+    def status_label(self, status: str, lang: str = "id") -> str:
+        """A status's label in ``lang``, else Indonesian, else the status code itself."""
+        labels = (self.statuses.get(status) or {}).get("label")
+        if not isinstance(labels, dict):
+            return status
+        return str(labels.get(lang) or labels.get("id") or status)
+
 
 @dataclass(frozen=True)
 class DeployResult:

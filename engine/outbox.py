@@ -83,8 +83,7 @@ def write(
     notifying = [s for s in reached if s.properties.get(NOTIFY_PROPERTY, "").strip()]
     if not notifying:
         return 0
-    statuses = _statuses(session, row)
-    rows = messages(ticket, instance.data, notifying, statuses=statuses, now=now)
+    rows = messages(ticket, instance.data, notifying, bundle=_bundle(session, row), now=now)
     if rows:
         session.connection().execute(insert(_OUTBOX), rows)
     return len(rows)
@@ -95,7 +94,7 @@ def messages(
     data: Mapping[str, Any],
     reached: Sequence[Step],
     *,
-    statuses: Mapping[str, Mapping[str, Any]],
+    bundle: definitions.Bundle | None,
     now: datetime,
 ) -> list[dict[str, Any]]:
     """The outbox rows (column values) for the ``notify`` elements among ``reached``."""
@@ -133,7 +132,7 @@ def messages(
                 "notify": target,
                 "recipients": recipients,
                 "status": status,
-                "status_label": _label(statuses, status),
+                "status_label": bundle.status_label(status, LANGUAGE) if bundle else status,
                 "escalation_level": ticket.escalation_level,
                 "confidential": ticket.confidential,
                 "template": step.element_id,
@@ -152,19 +151,10 @@ def _group(target: str, data: Mapping[str, Any]) -> str | None:
         return None
 
 
-def _statuses(session: Session, row: ProcessInstance) -> Mapping[str, Mapping[str, Any]]:
-    """The status table the instance was deployed with (the definition is already loaded)."""
+def _bundle(session: Session, row: ProcessInstance) -> definitions.Bundle | None:
+    """The bundle the instance was deployed with (its definition is usually already loaded)."""
     definition = session.get(Definition, row.definition_id)
-    if definition is None:
-        return {}
-    return definitions.bundle_for(session, definition).statuses
-
-
-def _label(statuses: Mapping[str, Mapping[str, Any]], status: str) -> str:
-    labels = (statuses.get(status) or {}).get("label")
-    if not isinstance(labels, dict):
-        return status
-    return str(labels.get(LANGUAGE) or labels.get("id") or status)
+    return definitions.bundle_for(session, definition) if definition is not None else None
 
 
 # --- delivery -----------------------------------------------------------------------------

@@ -78,12 +78,13 @@ def status_info(session: Session, ticket: Ticket, lang: str = "id") -> dict[str,
         .join(ProcessInstance, ProcessInstance.definition_id == Definition.id)
         .where(ProcessInstance.ticket_id == ticket.id)
     )
-    entry: dict[str, Any] = {}
-    if definition is not None:
-        entry = dict(definitions.bundle_for(session, definition).statuses.get(ticket.status) or {})
-    labels = entry.get("label") or {}
-    label = labels.get(lang) or labels.get("id") or ticket.status
-    return {"status_label": label, "status_colour": entry.get("colour")}
+    if definition is None:
+        return {"status_label": ticket.status, "status_colour": None}
+    bundle = definitions.bundle_for(session, definition)
+    return {
+        "status_label": bundle.status_label(ticket.status, lang),
+        "status_colour": (bundle.statuses.get(ticket.status) or {}).get("colour"),
+    }
 
 
 def public_ticket(session: Session, number: str, lang: str = "id") -> dict[str, Any]:
@@ -212,12 +213,9 @@ def _status_labels(
     for definition in session.scalars(
         select(Definition).where(Definition.id.in_(sorted(definition_ids)))
     ):
-        table = definitions.bundle_for(session, definition).statuses
+        bundle = definitions.bundle_for(session, definition)
         labels[definition.id] = {
-            status: (entry.get("label") or {}).get(lang)
-            or (entry.get("label") or {}).get("id")
-            or status
-            for status, entry in table.items()
+            status: bundle.status_label(status, lang) for status in bundle.statuses
         }
     return labels
 
