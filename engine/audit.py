@@ -57,12 +57,15 @@ def _digest(
 
 
 def append(
-    session: Session, instance: ProcessInstance, entries: Sequence[Entry], *, at: datetime
+    session: Session,
+    instance: ProcessInstance,
+    ticket_number: str,
+    entries: Sequence[Entry],
+    *,
+    at: datetime,
 ) -> None:
     """Append entries to an instance's chain in one INSERT and move its head."""
-    number = session.scalar(select(Ticket.number).where(Ticket.id == instance.ticket_id))
-    assert number is not None
-    write(session, instance, chain(instance, number, entries, at=at))
+    write(session, instance, chain(instance, ticket_number, entries, at=at))
 
 
 def chain(

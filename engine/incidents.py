@@ -104,7 +104,7 @@ def resolve_incident(
             .rowcount
         )
     also = sorted(i.id for i in repeats)
-    if row is not None:
+    if row is not None and number is not None:
         data = {
             "incident": incident.id,
             "kind": incident.kind,
@@ -116,6 +116,7 @@ def resolve_incident(
         audit.append(
             session,
             row,
+            number,
             [audit.Entry(actor.name, "incident_resolved", incident.element_id, data)],
             at=now,
         )
