@@ -15,11 +15,12 @@ BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint fmt clean bench services migration
+.PHONY: help venv assets translations messages run test lint fmt clean bench services migration
 
 help:
 	@echo "make run       set up (venv, database, workflows, demo data) and serve on http://$(HOST):$(PORT)"
 	@echo "make test      lint + type check + pytest   (PYTEST_ARGS='...' passes arguments on)"
+	@echo "make messages  extract the pages' strings into web/translations (then translate them)"
 	@echo "make lint      ruff check, ruff format --check, mypy"
 	@echo "make fmt       ruff format + ruff check --fix"
 	@echo "make services  start test PostgreSQL/Redis; prints exports: eval \"\$$(make -s services)\""
@@ -34,7 +35,28 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	touch $@
 
-run: venv
+# Front-end packages from web/package-lock.json, copied into web/static/vendor (no CDN).
+ASSETS := web/static/vendor/.built
+assets: $(ASSETS)
+
+$(ASSETS): web/package.json web/package-lock.json web/build-assets.mjs
+	@command -v npm >/dev/null || { echo "make: npm is missing (Node.js 18+ and npm build the web assets: apt-get install npm)"; exit 1; }
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
+	node web/build-assets.mjs
+
+# Message catalogs (web/translations/*/messages.po) compiled for Flask-Babel.
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
+translations: $(CATALOGS)
+
+web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile -q -d web/translations -l $* -i $< -o $@
+
+# Extract the strings of web/ and merge them into every catalog (then translate the new ones).
+messages: venv
+	$(BIN)/pybabel extract -q -F web/babel.cfg -k _l -o web/translations/messages.pot web
+	$(BIN)/pybabel update -q -N -i web/translations/messages.pot -d web/translations
+
+run: venv assets translations
 	$(BIN)/laksa init --demo
 	$(BIN)/laksa serve --host $(HOST) --port $(PORT)
 
@@ -45,7 +67,7 @@ lint: venv
 
 # Tests needing PostgreSQL/Redis read LAKSA_TEST_POSTGRES_URL / LAKSA_TEST_REDIS_URL and skip
 # when they are unset (see `make services`).
-test: lint
+test: lint assets translations
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 fmt: venv
@@ -60,7 +82,7 @@ services:
 	@bash .ci/services.sh
 
 clean:
-	rm -rf $(VENV) instance .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf $(VENV) instance web/node_modules web/static/vendor .mypy_cache .ruff_cache .pytest_cache build *.egg-info
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 # A new Alembic revision from the difference between engine/models.py and the migrations.

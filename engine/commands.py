@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from dataclasses import dataclass
@@ -20,13 +21,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine import attachments
 from engine import audit
 from engine import calendar
 from engine import clock
 from engine import definitions
 from engine import forms
+from engine import gallery
 from engine import outbox
 from engine import projection
+from engine import reporter
+from engine import tally
+from engine import timeline
+from engine.attachments import StoredImage
 from engine.errors import Conflict
 from engine.errors import Forbidden
 from engine.errors import InvalidInput
@@ -36,6 +43,7 @@ from engine.identity import Actor
 from engine.models import Category
 from engine.models import Definition
 from engine.models import HumanTask
+from engine.models import Kecamatan
 from engine.models import ProcessInstance
 from engine.models import Ticket
 from engine.runtime import EngineError
@@ -68,6 +76,7 @@ class CommandResult:
     ticket: Ticket
     instance: ProcessInstance
     changed: bool = True  # False when the command found nothing to do and wrote nothing
+    reporter_secret: str | None = None  # the private link's secret, given once at submission
 
 
 def new_ticket_number() -> str:
@@ -82,8 +91,19 @@ def submit_ticket(
     actor: Actor,
     now: datetime,
     process_key: str = "complaint",
+    photos: Sequence[StoredImage] = (),
 ) -> CommandResult:
-    """Create a ticket and start its process, run to the first wait."""
+    """Create a ticket and start its process, run to the first wait.
+
+    ``photos`` (checked and stored already, engine.attachments) go on record with the ticket.
+    The result carries the reporter's secret; only its hash is kept.
+    """
+    if len(photos) > attachments.MAX_PER_REPORT:
+        raise InvalidInput(
+            "too many photos",
+            fields={"photos": [f"at most {attachments.MAX_PER_REPORT} photos"]},
+        )
+    kecamatan = _kecamatan(session, data.kecamatan)
     category = session.execute(  # two columns, not an ORM object: cheaper per ticket
         select(Category.active, Category.infrastructure).where(Category.code == data.category)
     ).first()
@@ -94,26 +114,29 @@ def submit_ticket(
     definition = definitions.latest_definition(session, process_key)
     bundle = definitions.bundle_for(session, definition)
     process = bundle.processes[definition.key]
+    secret, secret_hash = reporter.new_secret()
     ticket = Ticket(
         number=new_ticket_number(),
         status="received",
         created_at=now,
         updated_at=now,
         escalation_level=0,
+        breached=False,
         reporter_user_id=actor.user_id,
-        **asdict(data),
+        reporter_secret_hash=secret_hash,
+        **{**asdict(data), "kecamatan": kecamatan},
     )
     start_data = {
         "ticket": ticket.number,
         "kind": data.kind,
         "category": data.category,
         "infrastructure": category.infrastructure,
-        "kecamatan": data.kecamatan,
+        "kecamatan": kecamatan,
     }
     runtime = definitions.get_runtime()
     instance = _run_engine(session, now, lambda: runtime.start(process, start_data))
     # The ticket's public fields are projected before its INSERT, so it is written once.
-    plan = _plan(ticket, instance, set(), now=now)
+    plan = _plan(ticket, instance, set(), now=now, new=True)
     row = ProcessInstance(
         ticket=ticket,
         definition_id=definition.id,
@@ -132,11 +155,42 @@ def submit_ticket(
         actor=actor,
         now=now,
         entry=audit.Entry(
-            actor.name, "ticket_submitted", None, {**start_data, "definition": definition.version}
+            actor.name,
+            "ticket_submitted",
+            None,
+            {**start_data, "definition": definition.version, "photos": [p.sha256 for p in photos]},
         ),
         known_open=False,
     )
-    return CommandResult(ticket, row)
+    if photos:
+        attachments.add(
+            session,
+            ticket_id=ticket.id,
+            purpose="report",
+            uploader=actor.name,
+            images=photos,
+            now=now,
+            linked=True,
+        )
+    outbox.write_private_link(
+        session, ticket, secret, status_label=bundle.status_label(ticket.status), now=now
+    )
+    return CommandResult(ticket, row, reporter_secret=secret)
+
+
+def _kecamatan(session: Session, name: str | None) -> str | None:
+    """The city's spelling of a kecamatan; any name passes while the city has no list."""
+    if name is None or not name.strip():
+        return None
+    known = session.scalars(select(Kecamatan.name)).all()
+    if not known:
+        return name.strip()
+    for candidate in known:
+        if candidate.casefold() == name.strip().casefold():
+            return candidate
+    raise InvalidInput(
+        "unknown kecamatan", fields={"kecamatan": [f"one of {', '.join(sorted(known))}"]}
+    )
 
 
 def complete_task(
@@ -160,7 +214,11 @@ def complete_task(
         session, task.instance_id, now=now, expected_version=expected_version
     )
     bundle = definitions.bundle_for(session, definition)
-    form_data = forms.validated(bundle.forms.get(task.form) if task.form else None, data)
+    schema = bundle.forms.get(task.form) if task.form else None
+    form_data = forms.validated(schema, data)
+    attachments.link_form_photos(
+        session, ticket_id=ticket.id, schema=schema, data=form_data, now=now
+    )
     before = instance.open_tasks()
     try:
         _run_engine(session, now, lambda: instance.complete_task(task.task_guid, form_data))
@@ -177,6 +235,7 @@ def complete_task(
         entry=audit.Entry(
             actor.name, "task_completed", task.element_id, {"task": task.id, "form": form_data}
         ),
+        updates=timeline.shared_fields(task.form, schema, form_data),
     )
     return CommandResult(ticket, row)
 
@@ -189,8 +248,14 @@ def correlate_message(
     payload: Mapping[str, Any],
     actor: Actor,
     now: datetime,
+    photos: Sequence[StoredImage] = (),
+    author: str = timeline.REPORTER,
 ) -> CommandResult:
-    """Deliver a BPMN message (a citizen's reply, say) to the ticket's waiting catch event."""
+    """Deliver a BPMN message (a citizen's reply, say) to the ticket's waiting catch event.
+
+    The message's ``text`` (or ``reason``) and its photos join the conversation the reporter
+    and staff read.
+    """
     instance_id = session.scalar(
         select(ProcessInstance.id)
         .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
@@ -212,10 +277,53 @@ def correlate_message(
         actor=actor,
         now=now,
         entry=audit.Entry(
-            actor.name, "message_correlated", None, {"message": message, "payload": dict(payload)}
+            actor.name,
+            "message_correlated",
+            None,
+            {"message": message, "payload": dict(payload), "photos": [p.sha256 for p in photos]},
         ),
+        updates=_message_updates(session, ticket, message, payload, photos, author, actor, now),
     )
     return CommandResult(ticket, row)
+
+
+def _message_updates(
+    session: Session,
+    ticket: Ticket,
+    message: str,
+    payload: Mapping[str, Any],
+    photos: Sequence[StoredImage],
+    author: str,
+    actor: Actor,
+    now: datetime,
+) -> list[timeline.Update]:
+    """The conversation entries of a reporter's message: its text, then one per photo."""
+    text = payload.get("text") or payload.get("reason")
+    updates = [
+        timeline.Update(
+            "message",
+            "reporter",
+            author,
+            field=message,
+            text=text.strip() if isinstance(text, str) and text.strip() else None,
+        )
+    ]
+    if photos:
+        purpose = "dispute" if "dispute" in message else "reply"
+        rows = attachments.add(
+            session,
+            ticket_id=ticket.id,
+            purpose=purpose,
+            uploader=actor.name,
+            images=photos,
+            now=now,
+            linked=True,
+        )
+        updates += [
+            timeline.Update("message", "reporter", author, field=message, attachment_id=a.id)
+            for a in rows
+        ]
+    return updates
 
 
 def fire_timers(session: Session, *, instance_id: int, now: datetime) -> CommandResult:
@@ -275,12 +383,24 @@ def _save(
     actor: Actor,
     now: datetime,
     entry: audit.Entry,
+    updates: Sequence[timeline.Update] = (),
 ) -> None:
     row.state = definitions.get_runtime().dump(instance)
     row.completed = instance.completed
     row.updated_at = now
     plan = _plan(ticket, instance, before, now=now)
-    _write(session, row, ticket, instance, plan, actor=actor, now=now, entry=entry, known_open=True)
+    _write(
+        session,
+        row,
+        ticket,
+        instance,
+        plan,
+        actor=actor,
+        now=now,
+        entry=entry,
+        known_open=True,
+        updates=updates,
+    )
 
 
 @dataclass(frozen=True)
@@ -290,15 +410,22 @@ class _Plan:
     reached: list[Step]
     snap: projection.Snapshot
     status_before: str
+    cells_before: tally.Cells
+    closed_before: bool
+    new: bool
 
 
-def _plan(ticket: Ticket, instance: Instance, before: set[str], *, now: datetime) -> _Plan:
+def _plan(
+    ticket: Ticket, instance: Instance, before: set[str], *, now: datetime, new: bool = False
+) -> _Plan:
     """Project the ticket's public fields (in memory) from where the instance got to."""
     reached = [*instance.steps, *instance.reached_since(before)]
     snap = projection.snapshot(instance)
     status_before = ticket.status
+    cells_before = tally.EMPTY if new else tally.cells(ticket)
+    closed_before = ticket.closed_at is not None
     projection.project_ticket(ticket, instance, reached, snap, now=now, before=before)
-    return _Plan(reached, snap, status_before)
+    return _Plan(reached, snap, status_before, cells_before, closed_before, new)
 
 
 def _write(
@@ -312,8 +439,10 @@ def _write(
     now: datetime,
     entry: audit.Entry,
     known_open: bool,
+    updates: Sequence[timeline.Update] = (),
 ) -> None:
-    """Chain the audit, save instance and ticket (one UPDATE each), the projections, outbox.
+    """Chain the audit, save instance and ticket (one UPDATE each), the projections, outbox,
+    the timeline and the statistics.
 
     The instance row is flushed first, so the optimistic version check runs before any
     projection or audit row is written.
@@ -352,6 +481,20 @@ def _write(
         raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
     outbox.write(session, row, ticket, instance, plan.reached, now=now)
     audit.write(session, row, rows)
+    start = [timeline.Update("status", "public", timeline.SYSTEM, status=ticket.status)]
+    timeline.write(
+        session,
+        ticket.id,
+        [
+            *(start if plan.new else []),
+            *updates,
+            *timeline.statuses_reached(plan.reached, plan.status_before),
+        ],
+        at=now,
+    )
+    tally.apply(session, plan.cells_before, tally.cells(ticket))
+    if ticket.closed_at is not None and not plan.closed_before:
+        gallery.publish(session, ticket)
 
 
 @contextmanager

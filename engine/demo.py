@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from engine.identity import create_user
 from engine.identity import ensure_group
 from engine.models import Category
+from engine.models import Kecamatan
 from engine.models import User
 
 DESKS = {
@@ -54,6 +55,22 @@ OPDS = {
         {"perumahan": "Perumahan dan permukiman", "pemakaman": "Pemakaman"},
     ),
 }
+# The 13 kecamatan of Kota Tangerang.
+KECAMATAN = (
+    "Batuceper",
+    "Benda",
+    "Cibodas",
+    "Ciledug",
+    "Cipondoh",
+    "Jatiuwung",
+    "Karangtengah",
+    "Karawaci",
+    "Larangan",
+    "Neglasari",
+    "Periuk",
+    "Pinang",
+    "Tangerang",
+)
 INFRASTRUCTURE = {"jalan_rusak", "drainase", "penerangan_jalan", "pohon_tumbang", "taman"}
 
 DEMO_USERS = [
@@ -90,6 +107,10 @@ def ensure_demo_city(session: Session) -> None:
                         active=True,
                     )
                 )
+    for name in KECAMATAN:
+        code = name.lower()
+        if session.get(Kecamatan, code) is None:
+            session.add(Kecamatan(code=code, name=name))
     session.flush()
 
 

@@ -21,6 +21,12 @@ class InvalidInput(LaksaError):
     code = "invalid_input"
 
 
+class TooLarge(InvalidInput):
+    """An upload over its size limit (413)."""
+
+    code = "too_large"
+
+
 class NotFound(LaksaError):
     code = "not_found"
 

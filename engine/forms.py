@@ -40,3 +40,17 @@ def _required_field(error: Any) -> str | None:
         missing = [k for k in error.validator_value if k not in error.instance]
         return missing[0] if missing else None
     return None
+
+
+TITLE_KEY = "x-laksa-title"  # {"id": "...", "en": "..."}: a field's label in each language
+
+
+def field_title(schema: Mapping[str, Any] | None, name: str, lang: str) -> str:
+    """A field's label in ``lang``: its ``x-laksa-title``, else its ``title``, else its name."""
+    spec = ((schema or {}).get("properties") or {}).get(name)
+    if not isinstance(spec, Mapping):
+        return name
+    titles = spec.get(TITLE_KEY)
+    if isinstance(titles, Mapping) and isinstance(titles.get(lang), str):
+        return str(titles[lang])
+    return str(spec.get("title") or name)

@@ -1,4 +1,5 @@
-"""The database schema: definitions, tickets, instances, projections, audit, outbox, identity."""
+"""The database schema: definitions, tickets, instances, projections, audit, outbox, identity,
+photos, the reporter-facing timeline and the statistics kept incrementally."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import false
 from sqlalchemy import text
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -49,6 +51,8 @@ class Ticket(Base):
     """A citizen's report: what the public, officers and statistics see."""
 
     __tablename__ = "ticket"
+    # Nearby open tickets of one category (the report form's "already reported?").
+    __table_args__ = (Index("ix_ticket_nearby", "category", "latitude"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
@@ -72,6 +76,16 @@ class Ticket(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # SHA-256 of the reporter's private-link secret (rule 12); the secret itself is not kept.
+    reporter_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    # Milestones for the statistics, set from BPMN properties (engine.projection).
+    first_response_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    # The BPMN messages the ticket waits for now (comma-separated), so pages offer the
+    # reporter's reply, confirmation or dispute only when the process can take it.
+    awaiting: Mapped[str | None] = mapped_column(String(200))
+    breached: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # (ever: a deadline of this ticket was missed)
 
 
 class ProcessInstance(Base):
@@ -232,3 +246,116 @@ class Holiday(Base):
     __tablename__ = "holiday"
     day: Mapped[date] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+
+
+class Kecamatan(Base):
+    """A district of the city: the report form's list and the statistics' breakdown."""
+
+    __tablename__ = "kecamatan"
+    code: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+
+
+class Attachment(Base):
+    """A photo of a ticket, checked and re-encoded (rule 13); its bytes live in the media store.
+
+    ``linked_at`` is set when the photo becomes part of the record (the report, a completed
+    form, a reply); an upload not yet linked is seen only by staff.
+    """
+
+    __tablename__ = "attachment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))  # report | after | reply | dispute
+    uploader: Mapped[str] = mapped_column(String(120))
+    sha256: Mapped[str] = mapped_column(String(64))
+    thumb_sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    mime: Mapped[str] = mapped_column(String(40))
+    width: Mapped[int]
+    height: Mapped[int]
+    created_at: Mapped[datetime]
+    linked_at: Mapped[datetime | None]
+
+
+class TicketUpdate(Base):
+    """The ticket's timeline as people read it: status changes, officers' notes and questions
+    to the reporter, the reporter's replies. ``audience`` says who reads it (``public`` or
+    ``reporter``: the reporter and entitled staff)."""
+
+    __tablename__ = "ticket_update"
+    __table_args__ = (Index("ix_ticket_update_ticket", "ticket_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(20))  # status | note | message | rating
+    audience: Mapped[str] = mapped_column(String(10))
+    author: Mapped[str] = mapped_column(String(20))  # officer | reporter | system
+    status: Mapped[str | None] = mapped_column(String(40))
+    field: Mapped[str | None] = mapped_column(String(60))  # form field or message name
+    text: Mapped[str | None] = mapped_column(Text)
+    attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id"))
+
+
+class Follower(Base):
+    """Someone who follows a ticket instead of filing the same report again."""
+
+    __tablename__ = "follower"
+    __table_args__ = (UniqueConstraint("ticket_id", "contact"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    contact: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class Rating(Base):
+    """The reporter's rating of the handling (1-5), one per ticket, changeable."""
+
+    __tablename__ = "rating"
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), primary_key=True)
+    score: Mapped[int]
+    comment: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class GalleryItem(Base):
+    """A before/after pair of a ticket closed as fixed, never confidential (``/galeri``)."""
+
+    __tablename__ = "gallery_item"
+    __table_args__ = (
+        Index("ix_gallery_item_recent", "closed_at", "ticket_id"),
+        Index("ix_gallery_item_category", "category", "closed_at"),
+        Index("ix_gallery_item_kecamatan", "kecamatan", "closed_at"),
+    )
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), primary_key=True)
+    closed_at: Mapped[datetime]
+    category: Mapped[str] = mapped_column(String(40))
+    kecamatan: Mapped[str | None] = mapped_column(String(80))
+    before_id: Mapped[int] = mapped_column(ForeignKey("attachment.id"))
+    after_id: Mapped[int] = mapped_column(ForeignKey("attachment.id"))
+
+
+class StatCount(Base):
+    """Tickets per state, kept incrementally by every command (engine.tally).
+
+    One row per (dimension, key, state, late): dimension ``all`` (key ""), ``category``,
+    ``opd``, ``kecamatan`` or ``month`` (``YYYY-MM`` of receipt, Jakarta time).
+    """
+
+    __tablename__ = "stat_count"
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    state: Mapped[str] = mapped_column(String(60), primary_key=True)
+    late: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    count: Mapped[int]
+
+
+class StatDuration(Base):
+    """A histogram of durations (hours from receipt), kept like ``StatCount``."""
+
+    __tablename__ = "stat_duration"
+    metric: Mapped[str] = mapped_column(String(20), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    bucket: Mapped[int] = mapped_column(primary_key=True)  # lower bound, in hours
+    count: Mapped[int]

@@ -22,6 +22,8 @@ from urllib.parse import unquote
 from urllib.parse import urlsplit
 
 from engine.outbox import DELIVERED_VIA
+from engine.outbox import PRIVATE_LINK_TEMPLATE
+from engine.outbox import SECRET
 from engine.outbox import TOPIC_REPORTER
 from engine.outbox import Message
 from engine.outbox import PartialDelivery
@@ -30,7 +32,8 @@ from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Laksa-Signature"
-TICKET_PATH = "/api/v1/tickets/{number}"  # the public view of a ticket
+TICKET_PATH = "/laporan/{number}"  # the public page of a ticket
+PRIVATE_PATH = "/laporan/{number}/k/{secret}"  # the reporter's private page
 
 # Message texts (Indonesian) by template key; a key not listed gets the status line only.
 TEMPLATES = {
@@ -42,6 +45,11 @@ TEMPLATES = {
     "resolved": (
         "Petugas telah menyelesaikan laporan Anda. Mohon konfirmasi penyelesaian ini, atau "
         "sampaikan keberatan Anda, melalui halaman laporan."
+    ),
+    PRIVATE_LINK_TEMPLATE: (
+        "Laporan Anda telah kami terima. Simpan tautan pribadi di bawah ini: hanya dengan "
+        "tautan ini Anda dapat membaca pertanyaan petugas, menjawabnya, serta mengonfirmasi "
+        "atau menyanggah penyelesaian. Jangan bagikan tautan ini kepada orang lain."
     ),
 }
 
@@ -77,7 +85,7 @@ class LogSender:
 
 
 def ticket_url(public_url: str, number: str) -> str:
-    """The public page of a ticket: ``{number}`` in LAKSA_PUBLIC_URL, else the API's view."""
+    """The public page of a ticket: ``{number}`` in LAKSA_PUBLIC_URL, else its page on the site."""
     if "{number}" in public_url:
         return public_url.replace("{number}", number)
     return public_url.rstrip("/") + TICKET_PATH.format(number=number)
@@ -92,10 +100,15 @@ def email_text(message: Message, public_url: str) -> tuple[str, str]:
     extra = TEMPLATES.get(str(p.get("template")))
     if extra:
         lines += [extra, ""]
-    if p.get("confidential"):
-        lines += ["Laporan ini bersifat rahasia; masuk ke LAKSA untuk melihatnya.", ""]
+    if p.get(SECRET):
+        private = public_url.split("{number}")[0].rstrip("/") + PRIVATE_PATH.format(
+            number=number, secret=p[SECRET]
+        )
+        lines += [f"Tautan pribadi Anda: {private}", ""]
+    elif p.get("confidential"):
+        lines += ["Laporan ini bersifat rahasia; buka dengan tautan pribadi Anda.", ""]
     else:
-        lines += [f"Lihat laporan Anda: {ticket_url(public_url, number)}", ""]
+        lines += [f"Lihat laporan: {ticket_url(public_url, number)}", ""]
     lines += [
         "Terima kasih telah menggunakan LAKSA.",
         "Pesan ini dikirim otomatis; mohon tidak membalas e-mail ini.",

@@ -41,6 +41,7 @@ from sqlalchemy.orm import sessionmaker
 from engine import definitions
 from engine.db import is_sqlite
 from engine.models import Definition
+from engine.models import Follower
 from engine.models import OutboxMessage
 from engine.models import ProcessInstance
 from engine.models import Ticket
@@ -55,6 +56,9 @@ TOPIC_REPORTER = "notify.reporter"
 TOPIC_GROUP = "notify.group"
 LANGUAGE = "id"
 DELIVERED_VIA = "_delivered_via"  # payload key: channels that already took a partly sent row
+# Payload key of the private link's secret: the one copy besides its hash, erased once sent.
+SECRET = "_secret"  # noqa: S105 (a payload key, not a password)
+PRIVATE_LINK_TEMPLATE = "private_link"
 
 LEASE = timedelta(minutes=5)
 BASE_BACKOFF = timedelta(minutes=1)
@@ -83,7 +87,23 @@ def write(
     notifying = [s for s in reached if s.properties.get(NOTIFY_PROPERTY, "").strip()]
     if not notifying:
         return 0
-    rows = messages(ticket, instance.data, notifying, bundle=_bundle(session, row), now=now)
+    followers: list[str] = []
+    if any(REPORTER in s.properties[NOTIFY_PROPERTY] for s in notifying):
+        followers = list(
+            session.scalars(
+                select(Follower.contact)
+                .where(Follower.ticket_id == ticket.id)
+                .order_by(Follower.id)
+            )
+        )
+    rows = messages(
+        ticket,
+        instance.data,
+        notifying,
+        bundle=_bundle(session, row),
+        now=now,
+        followers=followers,
+    )
     if rows:
         session.connection().execute(insert(_OUTBOX), rows)
     return len(rows)
@@ -96,8 +116,12 @@ def messages(
     *,
     bundle: definitions.Bundle | None,
     now: datetime,
+    followers: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """The outbox rows (column values) for the ``notify`` elements among ``reached``."""
+    """The outbox rows (column values) for the ``notify`` elements among ``reached``.
+
+    What reaches the reporter reaches each follower too, one row each.
+    """
     binding = dict(data)
     if ticket.opd and not isinstance(binding.get("opd"), str):
         binding["opd"] = ticket.opd
@@ -110,9 +134,9 @@ def messages(
                 continue
             seen.add((step.guid, target))
             if target == REPORTER:
-                if not ticket.reporter_contact:
-                    continue  # nobody to reach
-                topic, recipients = TOPIC_REPORTER, [ticket.reporter_contact]
+                contacts = [ticket.reporter_contact] if ticket.reporter_contact else []
+                deliveries = [(TOPIC_REPORTER, [c], False) for c in contacts]
+                deliveries += [(TOPIC_REPORTER, [c], True) for c in followers]
             else:
                 group = _group(target, binding)
                 if group is None:
@@ -123,25 +147,58 @@ def messages(
                         target,
                     )
                     continue
-                topic, recipients = TOPIC_GROUP, [group]
+                deliveries = [(TOPIC_GROUP, [group], False)]
             status = step.properties.get("status") or ticket.status
-            payload = {
-                "ticket": ticket.number,
-                "element_id": step.element_id,
-                "element_name": step.name,
-                "notify": target,
-                "recipients": recipients,
-                "status": status,
-                "status_label": bundle.status_label(status, LANGUAGE) if bundle else status,
-                "escalation_level": ticket.escalation_level,
-                "confidential": ticket.confidential,
-                "template": step.element_id,
-                "lang": LANGUAGE,
-            }
-            rows.append(
-                {"topic": topic, "payload": payload, "created_at": now, "deliver_after": now}
-            )
+            for topic, recipients, follower in deliveries:
+                payload = {
+                    "ticket": ticket.number,
+                    "element_id": step.element_id,
+                    "element_name": step.name,
+                    "notify": target,
+                    "recipients": recipients,
+                    "status": status,
+                    "status_label": bundle.status_label(status, LANGUAGE) if bundle else status,
+                    "escalation_level": ticket.escalation_level,
+                    "confidential": ticket.confidential,
+                    "template": step.element_id,
+                    "lang": LANGUAGE,
+                }
+                if follower:
+                    payload["follower"] = True
+                rows.append(
+                    {"topic": topic, "payload": payload, "created_at": now, "deliver_after": now}
+                )
     return rows
+
+
+def write_private_link(
+    session: Session, ticket: Ticket, secret: str, *, status_label: str, now: datetime
+) -> bool:
+    """The reporter's private link, e-mailed once; the secret is erased from the row when sent.
+
+    Written only for an e-mail contact: the link is the reporter's key to the ticket, and
+    another kind of contact has no channel that keeps it private.
+    """
+    contact = ticket.reporter_contact or ""
+    if "@" not in contact:
+        return False
+    payload = {
+        "ticket": ticket.number,
+        "notify": REPORTER,
+        "recipients": [contact],
+        "status": ticket.status,
+        "status_label": status_label,
+        "escalation_level": 0,
+        "confidential": ticket.confidential,
+        "template": PRIVATE_LINK_TEMPLATE,
+        "lang": LANGUAGE,
+        SECRET: secret,
+    }
+    session.connection().execute(
+        insert(_OUTBOX),
+        [{"topic": TOPIC_REPORTER, "payload": payload, "created_at": now, "deliver_after": now}],
+    )
+    return True
 
 
 def _group(target: str, data: Mapping[str, Any]) -> str | None:
@@ -275,11 +332,14 @@ def deliver_due(
                 else:
                     retrying += 1
                 continue
+            values: dict[str, Any] = {"delivered_at": now}
+            if SECRET in message.payload:
+                values["payload"] = {k: v for k, v in message.payload.items() if k != SECRET}
             with factory.begin() as session:
                 session.execute(
                     update(OutboxMessage)
                     .where(OutboxMessage.id == message.id, OutboxMessage.delivered_at.is_(None))
-                    .values(delivered_at=now)
+                    .values(**values)
                 )
             delivered += 1
     return DeliveryResult(claimed, delivered, retrying, gave_up, errors)

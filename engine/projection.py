@@ -30,6 +30,8 @@ from engine.runtime import Step
 from engine.runtime import WaitingTimer
 
 DEADLINE_PROPERTY = "deadline"
+MILESTONE_PROPERTY = "milestone"  # first_response | resolution: the statistics' clocks
+BREACH = "breach"  # a clock_event: a deadline was missed
 
 
 class LaneUnbound(Exception):
@@ -47,6 +49,7 @@ class Snapshot:
     ready: Sequence[ReadyTask]
     timers: Sequence[WaitingTimer]
     deadlines: Mapping[str, datetime]  # ready task guid -> due time of its deadline timer
+    messages: frozenset[str] = frozenset()  # names of the BPMN messages the instance awaits
 
 
 def snapshot(instance: Instance) -> Snapshot:
@@ -56,7 +59,8 @@ def snapshot(instance: Instance) -> Snapshot:
         for t in timers
         if t.attached_to and t.properties.get(DEADLINE_PROPERTY, "").lower() == "true"
     }
-    return Snapshot(instance.ready_tasks(), timers, deadlines)
+    messages = frozenset(m.message for m in instance.waiting_messages())
+    return Snapshot(instance.ready_tasks(), timers, deadlines, messages)
 
 
 def sync_rows(
@@ -192,6 +196,13 @@ def project_ticket(
         outcome = step.properties.get("outcome")
         if outcome:
             ticket.outcome = outcome
+        milestone = step.properties.get(MILESTONE_PROPERTY)
+        if milestone == "first_response" and ticket.first_response_at is None:
+            ticket.first_response_at = now
+        elif milestone == "resolution":
+            ticket.resolved_at = now
+        if step.properties.get("clock_event") == BREACH:
+            ticket.breached = True
         level = escalation_level_after(step, level, ticket.escalation_level or 0)
     data = instance.data
     if isinstance(data.get("opd"), str):
@@ -206,6 +217,7 @@ def project_ticket(
     ):
         due.append(ticket.due_at)
     ticket.due_at = min(due) if due else None
+    ticket.awaiting = ",".join(sorted(snap.messages)) or None
     ticket.updated_at = now
     if instance.completed and ticket.closed_at is None:
         ticket.closed_at = now

@@ -16,13 +16,13 @@ from sqlalchemy.orm import Session
 
 from engine import definitions
 from engine.errors import Forbidden
-from engine.errors import NotFound
 from engine.identity import Actor
 from engine.models import Definition
 from engine.models import HumanTask
 from engine.models import Incident
 from engine.models import ProcessInstance
 from engine.models import Ticket
+from engine.ticket_view import viewer_access
 
 
 @dataclass(frozen=True)
@@ -64,13 +64,6 @@ def inbox(session: Session, groups: Iterable[str], *, limit: int = 200) -> list[
     ]
 
 
-def ticket_by_number(session: Session, number: str) -> Ticket:
-    ticket = session.scalar(select(Ticket).where(Ticket.number == number))
-    if ticket is None:
-        raise NotFound(f"no ticket {number}")
-    return ticket
-
-
 def status_info(session: Session, ticket: Ticket, lang: str = "id") -> dict[str, Any]:
     """The label and colour of a ticket's status, from the statuses.json it was deployed with."""
     definition = session.scalar(
@@ -88,10 +81,8 @@ def status_info(session: Session, ticket: Ticket, lang: str = "id") -> dict[str,
 
 
 def public_ticket(session: Session, number: str, lang: str = "id") -> dict[str, Any]:
-    """A ticket as the public sees it: no reporter, and confidential ones do not exist."""
-    ticket = ticket_by_number(session, number)
-    if ticket.confidential:
-        raise NotFound(f"no ticket {number}")
+    """A ticket as the public sees it (engine.visibility): confidential ones do not exist."""
+    ticket, _ = viewer_access(session, number)
     return {
         "number": ticket.number,
         "kind": ticket.kind,

@@ -17,6 +17,7 @@ from engine import errors
 log = logging.getLogger(__name__)
 
 _STATUS = {
+    errors.TooLarge: 413,
     errors.InvalidInput: 422,
     errors.NotFound: 404,
     errors.Forbidden: 403,

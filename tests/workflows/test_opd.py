@@ -148,7 +148,7 @@ def test_the_full_escalation_ladder_fires_each_step_once():
     # resolving stops the clock: level 0, no more reminders
     ticket.complete(
         "handle",
-        {"decision": "resolve", "resolution": "Lubang ditambal", "after_photo": "after.jpg"},
+        {"decision": "resolve", "resolution": "Lubang ditambal", "after_photo": 7},
         wib(2026, 12, 7),
     )
     assert ticket.escalation_level == 0

@@ -15,7 +15,7 @@ RESOLUTION_TIMERS = {
     "supervisor_escalation",
     "overdue_reminders",
 }
-FIXED = {"decision": "resolve", "resolution": "Lubang ditambal", "after_photo": "after.jpg"}
+FIXED = {"decision": "resolve", "resolution": "Lubang ditambal", "after_photo": 7}
 
 
 def handling(category: str = "jalan_rusak", infrastructure: bool = True) -> Ticket:
@@ -180,7 +180,7 @@ def test_an_infrastructure_ticket_cannot_be_resolved_without_an_after_photo():
     assert passed[-1] == "photo_check"
     assert ticket.ready == {"add_after_photo": "dpupr"}
     assert ticket.status == "in_progress"
-    ticket.complete("add_after_photo", {"after_photo": "after.jpg"}, wib(2026, 11, 25, 15))
+    ticket.complete("add_after_photo", {"after_photo": 7}, wib(2026, 11, 25, 15))
     assert ticket.status == "resolved"
     assert ticket.messages == {"reporter_confirms", "reporter_disputes"}
 

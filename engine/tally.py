@@ -1,0 +1,279 @@
+"""The city's statistics, kept incrementally so ``/statistik`` reads a few hundred rows, not
+every ticket.
+
+Each ticket counts in a set of cells, a pure function of its row (``cells``): its state
+(``in_process``, ``waiting_follow_up``, or ``closed:<outcome>``) and whether it is late, in the
+dimensions ``all``, ``category``, ``opd``, ``kecamatan`` and ``month``; and its durations from
+receipt to the first response and (tickets closed as fixed) to the resolution, as histogram
+buckets. Every command compares the ticket's cells before and after and moves the counts
+(``apply``), in its own transaction; ``recount`` recomputes them from the tickets, and a test
+holds the two equal.
+
+Definitions (the page says them too):
+
+- late: a closed ticket that missed a deadline on the way (``ticket.breached``); an open
+  ticket that is overdue now (escalation level 1 or more);
+- on time % = closed on time / (closed + open and overdue);
+- resolved = closed with outcome ``fixed``; every other closure is counted apart;
+- first response: the first element with ``milestone=first_response`` (the verifier desk's
+  decision); resolution: the last one with ``milestone=resolution`` (the OPD resolved it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
+
+from engine.calendar import JAKARTA
+from engine.models import StatCount
+from engine.models import StatDuration
+from engine.models import Ticket
+
+DIMENSIONS = ("all", "category", "opd", "kecamatan", "month")
+FIXED = "fixed"
+FOLLOW_UP = "waiting_follow_up"
+IN_PROCESS = "in_process"
+CLOSED = "closed:"
+FIRST_RESPONSE = "first_response"
+RESOLUTION = "resolution"
+
+_COUNT: Table = StatCount.__table__  # type: ignore[assignment]
+_DURATION: Table = StatDuration.__table__  # type: ignore[assignment]
+
+CountKey = tuple[str, str, str, bool]  # dimension, key, state, late
+DurationKey = tuple[str, str, str, int]  # metric, dimension, key, bucket
+
+
+def bucket(hours: float) -> int:
+    """The histogram bucket of a duration: its lower bound in hours.
+
+    To the hour under 2 days, to 6 hours under a week, to the day under 120 days, then by
+    weeks: a median read from the buckets is that exact.
+    """
+    h = max(0, int(hours))
+    if h < 48:
+        return h
+    if h < 168:
+        return h - h % 6
+    if h < 120 * 24:
+        return h - h % 24
+    return h - h % 168
+
+
+def bucket_width(lower: int) -> int:
+    if lower < 48:
+        return 1
+    if lower < 168:
+        return 6
+    if lower < 120 * 24:
+        return 24
+    return 168
+
+
+@dataclass(frozen=True)
+class Cells:
+    counts: frozenset[CountKey] = frozenset()
+    durations: frozenset[DurationKey] = frozenset()
+
+
+EMPTY = Cells()
+
+
+def _keys(ticket: Ticket) -> list[tuple[str, str]]:
+    month = ticket.created_at.astimezone(JAKARTA).strftime("%Y-%m")
+    return [
+        ("all", ""),
+        ("category", ticket.category),
+        ("opd", ticket.opd or ""),
+        ("kecamatan", ticket.kecamatan or ""),
+        ("month", month),
+    ]
+
+
+def state_of(ticket: Ticket) -> tuple[str, bool]:
+    if ticket.closed_at is not None:
+        return CLOSED + (ticket.outcome or "none"), bool(ticket.breached)
+    state = FOLLOW_UP if ticket.status == FOLLOW_UP else IN_PROCESS
+    return state, (ticket.escalation_level or 0) >= 1
+
+
+def cells(ticket: Ticket) -> Cells:
+    """The cells a ticket counts in, from its row alone."""
+    keys = _keys(ticket)
+    state, late = state_of(ticket)
+    counts = frozenset((d, k, state, late) for d, k in keys)
+    durations: set[DurationKey] = set()
+    spans = {FIRST_RESPONSE: ticket.first_response_at}
+    if ticket.closed_at is not None and ticket.outcome == FIXED:
+        spans[RESOLUTION] = ticket.resolved_at or ticket.closed_at
+    for metric, end in spans.items():
+        if end is not None:
+            b = bucket((end - ticket.created_at).total_seconds() / 3600)
+            durations.update((metric, d, k, b) for d, k in keys)
+    return Cells(counts, frozenset(durations))
+
+
+def apply(session: Session, before: Cells, after: Cells) -> None:
+    """Move the counts of one ticket from its ``before`` cells to its ``after`` cells.
+
+    Rows are upserted in a fixed order, so two commands never wait on each other in a cycle.
+    """
+    if before == after:
+        return
+    count_delta = Counter(dict.fromkeys(after.counts - before.counts, 1))
+    count_delta.subtract(dict.fromkeys(before.counts - after.counts, 1))
+    duration_delta = Counter(dict.fromkeys(after.durations - before.durations, 1))
+    duration_delta.subtract(dict.fromkeys(before.durations - after.durations, 1))
+    conn = session.connection()
+    dialect = session.get_bind().dialect.name
+    for (dimension, key, state, late), n in sorted(count_delta.items()):
+        row = {"dimension": dimension, "key": key, "state": state, "late": late, "count": n}
+        conn.execute(_upsert(dialect, _COUNT, row, ["dimension", "key", "state", "late"]))
+    for (metric, dimension, key, b), n in sorted(duration_delta.items()):
+        row = {"metric": metric, "dimension": dimension, "key": key, "bucket": b, "count": n}
+        conn.execute(_upsert(dialect, _DURATION, row, ["metric", "dimension", "key", "bucket"]))
+
+
+def _upsert(dialect: str, table: Table, row: Mapping[str, Any], keys: list[str]) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).values(**row)
+    return statement.on_conflict_do_update(
+        index_elements=keys, set_={"count": table.c.count + statement.excluded.count}
+    )
+
+
+def recount(tickets: Iterable[Ticket]) -> tuple[Counter[CountKey], Counter[DurationKey]]:
+    """The counts as ``apply`` should have left them, from the tickets themselves."""
+    counts: Counter[CountKey] = Counter()
+    durations: Counter[DurationKey] = Counter()
+    for ticket in tickets:
+        c = cells(ticket)
+        counts.update(c.counts)
+        durations.update(c.durations)
+    return counts, durations
+
+
+def stored(session: Session) -> tuple[Counter[CountKey], Counter[DurationKey]]:
+    """The counts kept in the database (cells at zero left out)."""
+    counts: Counter[CountKey] = Counter()
+    for r in session.execute(select(StatCount).where(StatCount.count != 0)).scalars():
+        counts[(r.dimension, r.key, r.state, r.late)] = r.count
+    durations: Counter[DurationKey] = Counter()
+    for d in session.execute(select(StatDuration).where(StatDuration.count != 0)).scalars():
+        durations[(d.metric, d.dimension, d.key, d.bucket)] = d.count
+    return counts, durations
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    """The numbers of one key of one dimension (or of the whole city)."""
+
+    received: int = 0
+    fixed: int = 0
+    other_closures: dict[str, int] = field(default_factory=dict)
+    in_process: int = 0
+    waiting_follow_up: int = 0
+    closed_on_time: int = 0
+    open_overdue: int = 0
+    median_first_response_hours: float | None = None
+    median_resolution_hours: float | None = None
+
+    @property
+    def closed(self) -> int:
+        return self.fixed + sum(self.other_closures.values())
+
+    @property
+    def open(self) -> int:
+        return self.in_process + self.waiting_follow_up
+
+    @property
+    def resolved_share(self) -> float | None:
+        """fixed / received: the city's "selesai %" counts only what was fixed."""
+        return self.fixed / self.received if self.received else None
+
+    @property
+    def on_time_share(self) -> float | None:
+        """closed on time / (closed + open and overdue)."""
+        base = self.closed + self.open_overdue
+        return self.closed_on_time / base if base else None
+
+
+@dataclass(frozen=True)
+class CityStats:
+    totals: Figures
+    by: Mapping[str, Mapping[str, Figures]]  # dimension -> key -> figures
+
+
+def read(session: Session) -> CityStats:
+    """Every dimension's figures from the kept counts (two small queries)."""
+    figures: dict[str, dict[str, Figures]] = {d: {} for d in DIMENSIONS}
+    for dimension, key, state, late, count in session.execute(
+        select(
+            _COUNT.c.dimension, _COUNT.c.key, _COUNT.c.state, _COUNT.c.late, _COUNT.c.count
+        ).where(_COUNT.c.count != 0)
+    ):
+        f = figures.setdefault(dimension, {}).setdefault(key, Figures())
+        f.received += count
+        if state.startswith(CLOSED):
+            outcome = state.removeprefix(CLOSED)
+            if outcome == FIXED:
+                f.fixed += count
+            else:
+                f.other_closures[outcome] = f.other_closures.get(outcome, 0) + count
+            if not late:
+                f.closed_on_time += count
+        else:
+            if state == FOLLOW_UP:
+                f.waiting_follow_up += count
+            else:
+                f.in_process += count
+            if late:
+                f.open_overdue += count
+    histograms: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
+    for metric, dimension, key, b, count in session.execute(
+        select(
+            _DURATION.c.metric,
+            _DURATION.c.dimension,
+            _DURATION.c.key,
+            _DURATION.c.bucket,
+            _DURATION.c.count,
+        ).where(_DURATION.c.count != 0)
+    ):
+        histograms.setdefault((metric, dimension, key), []).append((b, count))
+    for (metric, dimension, key), buckets in histograms.items():
+        f = figures.setdefault(dimension, {}).setdefault(key, Figures())
+        value = median_of(buckets)
+        if metric == FIRST_RESPONSE:
+            f.median_first_response_hours = value
+        elif metric == RESOLUTION:
+            f.median_resolution_hours = value
+    totals = figures["all"].get("", Figures())
+    return CityStats(totals, {d: figures[d] for d in DIMENSIONS if d != "all"})
+
+
+def median_of(buckets: Iterable[tuple[int, int]]) -> float | None:
+    """The median of a histogram: the middle of the bucket that holds the middle value."""
+    ordered = sorted(buckets)
+    total = sum(n for _, n in ordered)
+    if total <= 0:
+        return None
+    middle = (total + 1) / 2
+    seen = 0
+    for lower, n in ordered:
+        seen += n
+        if seen >= middle:
+            return lower + bucket_width(lower) / 2
+    return None

@@ -1,0 +1,69 @@
+"""Who sees what (rule 11): one rule, used by every page, endpoint, photo and list.
+
+- the public, and officers of other OPDs: no confidential ticket; the reporter's name unless
+  they chose anonymity, never their contact; public updates; photos on record.
+- the reporter (private link, or the account that filed): their own ticket, confidential too;
+  their own name and contact; public and reporter updates.
+- the verifier desk and admins: every ticket; the reporter's name and contact always, an
+  anonymous reporter's too; every update; uploads not yet on record.
+- the routed OPD and its head, supervisors and auditors: every ticket they are entitled to,
+  confidential too; name and contact unless the reporter chose anonymity; every update;
+  uploads not yet on record.
+
+Lists the public reads (gallery, nearby tickets) filter with ``PUBLIC_TICKETS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.identity import Actor
+from engine.models import Ticket
+
+PUBLIC = "public"
+REPORTER = "reporter"
+AUDIENCES_PUBLIC = frozenset({PUBLIC})
+AUDIENCES_ALL = frozenset({PUBLIC, REPORTER})
+
+DESK_GROUP = "verifier"
+DESK_ROLES = frozenset({"admin"})
+OVERSIGHT_ROLES = frozenset({"supervisor", "auditor"})
+HEAD_SUFFIX = "_head"
+
+PUBLIC_TICKETS = Ticket.confidential.is_(False)
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one viewer may see of one ticket."""
+
+    who: str  # none | public | reporter | desk | opd | oversight
+    sees_ticket: bool
+    sees_name: bool  # the reporter's name
+    sees_contact: bool  # the reporter's e-mail address or phone number
+    audiences: frozenset[str]
+    staff: bool  # entitled staff: internal history, uploads not yet on record
+
+    def sees_update(self, audience: str) -> bool:
+        return audience in self.audiences
+
+
+def access(ticket: Ticket, *, actor: Actor | None = None, reporter: bool = False) -> Access:
+    """The access of a viewer: ``actor`` if signed in, ``reporter`` if holding the secret."""
+    if reporter or (
+        actor is not None
+        and ticket.reporter_user_id is not None
+        and actor.user_id == ticket.reporter_user_id
+    ):
+        return Access(REPORTER, True, True, True, AUDIENCES_ALL, False)
+    named = not ticket.anonymous
+    if actor is not None:
+        if DESK_GROUP in actor.groups or actor.role in DESK_ROLES:
+            return Access("desk", True, True, True, AUDIENCES_ALL, True)
+        if ticket.opd and (ticket.opd in actor.groups or ticket.opd + HEAD_SUFFIX in actor.groups):
+            return Access("opd", True, named, named, AUDIENCES_ALL, True)
+        if actor.role in OVERSIGHT_ROLES:
+            return Access("oversight", True, named, named, AUDIENCES_ALL, True)
+    if ticket.confidential:
+        return Access("none", False, False, False, frozenset(), False)
+    return Access(PUBLIC, True, named, False, AUDIENCES_PUBLIC, False)
