@@ -49,12 +49,12 @@ CATALOGS := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messa
 translations: $(CATALOGS)
 
 web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messages.po $(STAMP)
-	$(BIN)/pybabel compile -q -d web/translations -l $* -i $< -o $@
+	$(BIN)/pybabel -q compile -d web/translations -l $* -i $< -o $@
 
 # Extract the strings of web/ and merge them into every catalog (then translate the new ones).
 messages: venv
-	$(BIN)/pybabel extract -q -F web/babel.cfg -k _l -o web/translations/messages.pot web
-	$(BIN)/pybabel update -q -N -i web/translations/messages.pot -d web/translations
+	$(BIN)/pybabel -q extract -F web/babel.cfg -k _l -o web/translations/messages.pot web
+	$(BIN)/pybabel -q update -N -i web/translations/messages.pot -d web/translations
 
 run: venv assets translations
 	$(BIN)/laksa init --demo

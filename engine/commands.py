@@ -481,7 +481,7 @@ def _write(
         raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
     outbox.write(session, row, ticket, instance, plan.reached, now=now)
     audit.write(session, row, rows)
-    start = [timeline.Update("status", "public", timeline.SYSTEM, status=ticket.status)]
+    start = [timeline.Update("status", "public", timeline.SYSTEM, status=plan.status_before)]
     timeline.write(
         session,
         ticket.id,

@@ -37,6 +37,18 @@ THUMB_EDGE = 480
 _FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 
 
+class PhotoRefused(InvalidInput):
+    """A photo refused for what it is; ``reason`` names why for pages that explain it."""
+
+    def __init__(self, reason: str, message: str, *, field: str) -> None:
+        super().__init__(message, fields={field: [message]})
+        self.reason = reason  # empty | not_image | damaged | too_many_pixels
+
+
+class PhotoTooLarge(TooLarge):
+    reason = "too_large"
+
+
 @dataclass(frozen=True)
 class ProcessedImage:
     data: bytes
@@ -53,29 +65,30 @@ class ProcessedImage:
 def process_image(data: bytes, *, field: str = "photos") -> ProcessedImage:
     """Check an upload by its content and re-encode it without metadata, or raise."""
 
-    def refuse(message: str) -> InvalidInput:
-        return InvalidInput(message, fields={field: [message]})
+    def refuse(reason: str, message: str) -> PhotoRefused:
+        return PhotoRefused(reason, message, field=field)
 
     if len(data) > MAX_BYTES:
         message = f"a photo may be at most {MAX_BYTES // (1024 * 1024)} MB"
-        raise TooLarge(message, fields={field: [message]})
+        raise PhotoTooLarge(message, fields={field: [message]})
     if not data:
-        raise refuse("the file is empty")
+        raise refuse("empty", "the file is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=list(_FORMATS))
             if image.width * image.height > MAX_PIXELS:
                 raise refuse(
+                    "too_many_pixels",
                     f"the picture is too large ({image.width} x {image.height} pixels; "
-                    f"at most {MAX_PIXELS // 1_000_000} megapixels)"
+                    f"at most {MAX_PIXELS // 1_000_000} megapixels)",
                 )
             fmt = image.format or ""
             image.load()
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise refuse("not a JPEG, PNG or WebP picture") from None
+        raise refuse("not_image", "not a JPEG, PNG or WebP picture") from None
     except (OSError, ValueError, SyntaxError, EOFError):
-        raise refuse("the picture is damaged and cannot be read") from None
+        raise refuse("damaged", "the picture is damaged and cannot be read") from None
     upright = ImageOps.exif_transpose(image)
     upright.thumbnail((MAX_EDGE, MAX_EDGE))
     clean = _without_metadata(upright, fmt)

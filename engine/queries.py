@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import case
 from sqlalchemy import func
@@ -22,7 +21,6 @@ from engine.models import HumanTask
 from engine.models import Incident
 from engine.models import ProcessInstance
 from engine.models import Ticket
-from engine.ticket_view import viewer_access
 
 
 @dataclass(frozen=True)
@@ -62,45 +60,6 @@ def inbox(session: Session, groups: Iterable[str], *, limit: int = 200) -> list[
         )
         for t, number, version in rows
     ]
-
-
-def status_info(session: Session, ticket: Ticket, lang: str = "id") -> dict[str, Any]:
-    """The label and colour of a ticket's status, from the statuses.json it was deployed with."""
-    definition = session.scalar(
-        select(Definition)
-        .join(ProcessInstance, ProcessInstance.definition_id == Definition.id)
-        .where(ProcessInstance.ticket_id == ticket.id)
-    )
-    if definition is None:
-        return {"status_label": ticket.status, "status_colour": None}
-    bundle = definitions.bundle_for(session, definition)
-    return {
-        "status_label": bundle.status_label(ticket.status, lang),
-        "status_colour": (bundle.statuses.get(ticket.status) or {}).get("colour"),
-    }
-
-
-def public_ticket(session: Session, number: str, lang: str = "id") -> dict[str, Any]:
-    """A ticket as the public sees it (engine.visibility): confidential ones do not exist."""
-    ticket, _ = viewer_access(session, number)
-    return {
-        "number": ticket.number,
-        "kind": ticket.kind,
-        "category": ticket.category,
-        "title": ticket.title,
-        "description": ticket.description,
-        "location": ticket.location,
-        "kecamatan": ticket.kecamatan,
-        "status": ticket.status,
-        "opd": ticket.opd,
-        "due_at": ticket.due_at,
-        "escalation_level": ticket.escalation_level,
-        "outcome": ticket.outcome,
-        "created_at": ticket.created_at,
-        "updated_at": ticket.updated_at,
-        "closed_at": ticket.closed_at,
-        **status_info(session, ticket, lang),
-    }
 
 
 # -- oversight: the supervisor's overdue list and the city's statistics ------------------------

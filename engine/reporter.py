@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,7 +31,18 @@ from engine.models import Ticket
 from engine.visibility import PUBLIC_TICKETS
 
 NEARBY_METRES = 100.0
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 .-]{6,18}[0-9]$")
 _EARTH_METRES = 6_371_000.0
+
+
+def valid_contact(contact: str) -> bool:
+    """An e-mail address or a phone number (8 to 15 digits, spaces and dashes allowed)."""
+    contact = contact.strip()
+    if _EMAIL.match(contact):
+        return True
+    digits = sum(c.isdigit() for c in contact)
+    return bool(_PHONE.match(contact)) and 8 <= digits <= 15
 
 
 def new_secret() -> tuple[str, str]:

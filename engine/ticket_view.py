@@ -78,6 +78,7 @@ class TicketView:
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    resolved_at: datetime | None
     anonymous: bool
     confidential: bool
     reporter_name: str | None  # only where the viewer may see it
@@ -159,6 +160,7 @@ def ticket_view(
         created_at=ticket.created_at,
         updated_at=ticket.updated_at,
         closed_at=ticket.closed_at,
+        resolved_at=ticket.resolved_at,
         anonymous=ticket.anonymous,
         confidential=ticket.confidential,
         reporter_name=ticket.reporter_name if seen.sees_name else None,

@@ -1,7 +1,8 @@
 """Who sees what (rule 11): one rule, used by every page, endpoint, photo and list.
 
-- the public, and officers of other OPDs: no confidential ticket; the reporter's name unless
-  they chose anonymity, never their contact; public updates; photos on record.
+- the public, and officers of other OPDs: no confidential ticket; never the reporter's name or
+  contact (names are hidden by default, as FixMyStreet's users asked for years); public
+  updates; photos on record.
 - the reporter (private link, or the account that filed): their own ticket, confidential too;
   their own name and contact; public and reporter updates.
 - the verifier desk and admins: every ticket; the reporter's name and contact always, an
@@ -66,4 +67,4 @@ def access(ticket: Ticket, *, actor: Actor | None = None, reporter: bool = False
             return Access("oversight", True, named, named, AUDIENCES_ALL, True)
     if ticket.confidential:
         return Access("none", False, False, False, frozenset(), False)
-    return Access(PUBLIC, True, named, False, AUDIENCES_PUBLIC, False)
+    return Access(PUBLIC, True, False, False, AUDIENCES_PUBLIC, False)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask
-from flask import g
-from sqlalchemy.orm import Session
 
 from engine.db import make_engine
 from engine.db import make_session_factory
+from engine.media import media_store
 from engine.settings import Settings
+from web import session
+
+# Public submissions per client address (Flask-Limiter syntax); LAKSA_SUBMIT_LIMIT overrides.
+SUBMIT_LIMIT = "10 per minute;60 per day"
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -21,32 +25,36 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.secret_key,
         LAKSA_SETTINGS=settings,
-        MAX_CONTENT_LENGTH=16 * 1024 * 1024,
+        # Five photos of 10 MB each and the form around them; a larger body answers 413.
+        MAX_CONTENT_LENGTH=60 * 1024 * 1024,
+        MAX_FORM_MEMORY_SIZE=1024 * 1024,
         JSON_SORT_KEYS=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # a resident may take an hour over a report
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        LAKSA_SUBMIT_LIMIT=os.environ.get("LAKSA_SUBMIT_LIMIT") or SUBMIT_LIMIT,
+        LAKSA_TILE_URL=os.environ.get("LAKSA_TILE_URL") or None,
+        LAKSA_TILE_ATTRIBUTION=os.environ.get("LAKSA_TILE_ATTRIBUTION") or "",
     )
     app.config.update(config)
     engine = config.get("DB_ENGINE") or make_engine(settings.database_url)
     app.extensions["laksa_sessions"] = make_session_factory(engine)
-
-    @app.teardown_appcontext
-    def close_session(_exc: BaseException | None) -> None:
-        session: Session | None = g.pop("db", None)
-        if session is not None:
-            session.close()
+    app.extensions["laksa_media"] = config.get("MEDIA_STORE") or media_store(settings.home)
+    app.teardown_appcontext(session.close)
+    app.jinja_env.add_extension("jinja2.ext.do")
 
     from web import errors
+    from web import i18n
+    from web import security
     from web.api import init_api
+    from web.public import blp as public_blp
+    from web.reporter import blp as reporter_blp
 
+    i18n.init_app(app)
+    security.init_app(app)
+    app.register_blueprint(public_blp)
+    app.register_blueprint(reporter_blp)
     init_api(app)
     errors.register(app)  # after flask-smorest, so our error body wins
     return app
-
-
-def db() -> Session:
-    """The request's session, opened on first use and closed at teardown."""
-    if "db" not in g:
-        from flask import current_app
-
-        g.db = current_app.extensions["laksa_sessions"]()
-    session: Session = g.db
-    return session

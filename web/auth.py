@@ -9,7 +9,7 @@ from engine.errors import LaksaError
 from engine.identity import Actor
 from engine.identity import actor_for
 from engine.identity import user_for_token
-from web.app import db
+from web.session import db
 
 
 class Unauthorized(LaksaError):

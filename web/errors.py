@@ -1,4 +1,5 @@
-"""One place that turns errors into the JSON error body of DESIGN.md; never a traceback."""
+"""One place that turns errors into answers: the JSON error body of DESIGN.md for the API, a
+page in the visitor's language for everything else; never a traceback."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from flask import Flask
 from flask import Response
 from flask import current_app
 from flask import jsonify
+from flask import render_template
 from flask import request
 from werkzeug.exceptions import HTTPException
 
 from engine import errors
+from web.session import rollback
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,21 @@ def error_response(
     return jsonify({"error": body}), status
 
 
+def _takes_multipart(app: Flask) -> bool:
+    """Whether the endpoint takes photos as multipart (its view class says ``multipart = True``)."""
+    view = app.view_functions.get(request.endpoint or "")
+    return bool(getattr(getattr(view, "view_class", None), "multipart", False))
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/open311/")
+
+
+def page_error(status: int, message: str | None = None) -> tuple[str, int]:
+    """The error page: a plain explanation and the way back, in the visitor's language."""
+    return render_template("error.html", status=status, message=message), status
+
+
 def register(app: Flask) -> None:
     from web.auth import Unauthorized
 
@@ -48,22 +66,29 @@ def register(app: Flask) -> None:
             and request.method in ("POST", "PUT", "PATCH")
             and request.content_length
             and not request.is_json
+            and not (request.mimetype == "multipart/form-data" and _takes_multipart(app))
         ):
             return error_response(
-                415, "unsupported_media_type", "send the body as application/json"
+                415,
+                "unsupported_media_type",
+                "send the body as application/json (or multipart/form-data with photos)",
             )
         return None
 
     @app.errorhandler(errors.LaksaError)
-    def domain_error(exc: errors.LaksaError) -> tuple[Response, int]:
-        _rollback()
+    def domain_error(exc: errors.LaksaError) -> tuple[Response | str, int]:
+        rollback()
         status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
+        if not _wants_json():
+            return page_error(status)
         return error_response(status, exc.code, exc.message, exc.fields or None)
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> tuple[Response, int]:
-        _rollback()
+    def http_error(exc: HTTPException) -> tuple[Response | str, int]:
+        rollback()
         status = exc.code or 500
+        if not _wants_json():
+            return page_error(status)
         fields = None
         data = getattr(exc, "data", None)  # flask-smorest / webargs validation messages
         if isinstance(data, dict) and "messages" in data:
@@ -78,6 +103,7 @@ def register(app: Flask) -> None:
             413: "too_large",
             415: "unsupported_media_type",
             422: "invalid_input",
+            429: "too_many_requests",
         }.get(status, "error")
         message = exc.description or exc.name
         if status == 400 and request.is_json and not fields:
@@ -92,9 +118,11 @@ def register(app: Flask) -> None:
         return error_response(status, code, message, fields)
 
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> tuple[Response, int]:
-        _rollback()
+    def unexpected(exc: Exception) -> tuple[Response | str, int]:
+        rollback()
         log.exception("unhandled error")
+        if not _wants_json():
+            return page_error(500)
         return error_response(500, "internal_error", "something went wrong on our side")
 
 
@@ -114,11 +142,3 @@ def _flatten(messages: Any) -> dict[str, Any]:
                 flat.update(value)
         return flat
     return messages if isinstance(messages, dict) else {"_request": messages}
-
-
-def _rollback() -> None:
-    from flask import g
-
-    session = g.get("db")
-    if session is not None:
-        session.rollback()

@@ -23,9 +23,12 @@ def init_api(app: Flask) -> Api:
     from web.api.incidents import blp as incidents_blp
     from web.api.oversight import blp as oversight_blp
     from web.api.replies import blp as replies_blp
+    from web.api.schemas import TicketCreateSchema
     from web.api.tasks import blp as tasks_blp
     from web.api.tickets import blp as tickets_blp
 
+    # POST /tickets reads JSON or multipart itself; its JSON body is this schema.
+    api.spec.components.schema("TicketCreate", schema=TicketCreateSchema)
     api.register_blueprint(tickets_blp, url_prefix="/api/v1/tickets")
     api.register_blueprint(replies_blp, url_prefix="/api/v1/tickets")
     api.register_blueprint(tasks_blp, url_prefix="/api/v1/tasks")

@@ -16,8 +16,8 @@ from marshmallow import validate
 
 from engine import incidents
 from engine import queries
-from web.app import db
 from web.auth import require_actor
+from web.session import db
 
 blp = Blueprint("incidents", __name__, description="Incidents for the verifier desk")
 

@@ -20,8 +20,8 @@ from marshmallow import fields
 from marshmallow import validate
 
 from engine import queries
-from web.app import db
 from web.auth import require_actor
+from web.session import db
 
 blp = Blueprint("oversight", __name__, description="Overdue tickets and statistics for supervisors")
 

@@ -11,21 +11,24 @@ from datetime import UTC
 from datetime import datetime
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 from marshmallow import Schema
 from marshmallow import fields
 from marshmallow import validate
-from sqlalchemy import select
 
 from engine import commands
+from engine import reporter
 from engine.errors import Forbidden
 from engine.errors import NotFound
 from engine.identity import Actor
 from engine.models import Ticket
-from web.app import db
+from engine.ticket_view import find
+from web.api.tickets import SECRET_HEADER
 from web.auth import require_actor
+from web.session import db
 
 MESSAGES = ("reporter_reply", "reporter_confirms", "reporter_disputes")
 RELAY_GROUPS = frozenset({"verifier"})  # the desk may relay a reply given by phone or SMS
@@ -56,25 +59,42 @@ class MessageDeliveredSchema(Schema):
 class TicketMessages(MethodView):
     @blp.arguments(MessageSchema)
     @blp.response(200, MessageDeliveredSchema)
-    @blp.doc(security=[{"bearer": []}])
+    @blp.doc(
+        security=[{"bearer": []}, {}],
+        parameters=[
+            {
+                "in": "header",
+                "name": SECRET_HEADER,
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "the reporter's secret (instead of a token)",
+            }
+        ],
+    )
     def post(self, body: dict[str, Any], number: str) -> dict[str, Any]:
         """Send the reporter's reply, confirmation or dispute to the ticket's process.
 
-        Allowed for the reporter who filed the ticket, and for the verifier desk relaying
-        what a reporter said by phone or SMS.
+        Allowed for the reporter: the holder of the reporter's secret (``X-Reporter-Secret``,
+        no account needed) or the account that filed the ticket; and for the verifier desk
+        relaying what a reporter said by phone or SMS.
         """
-        actor = require_actor()
         session = db()
-        ticket = session.scalar(select(Ticket).where(Ticket.number == number))
-        if ticket is None:
-            raise NotFound(f"no ticket {number}")
-        if not _may_speak_for_reporter(actor, ticket):
-            if ticket.confidential:
-                raise NotFound(f"no ticket {number}")
-            raise Forbidden("only the reporter or the verifier desk may answer for the reporter")
+        secret = request.headers.get(SECRET_HEADER)
+        if secret is not None:
+            ticket = reporter.ticket_for_reporter(session, number, secret)
+            actor = Actor(name="reporter:secret", role="citizen")
+        else:
+            actor = require_actor()
+            ticket = find(session, number)
+            if not _may_speak_for_reporter(actor, ticket):
+                if ticket.confidential:
+                    raise NotFound(f"no ticket {number}")
+                raise Forbidden(
+                    "only the reporter or the verifier desk may answer for the reporter"
+                )
         result = commands.correlate_message(
             session,
-            ticket_number=number,
+            ticket_number=ticket.number,
             message=body["message"],
             payload=body["data"],
             actor=actor,

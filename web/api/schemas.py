@@ -11,7 +11,14 @@ from marshmallow import fields
 from marshmallow import validate
 from marshmallow import validates_schema
 
+from engine.reporter import valid_contact
+
 KINDS = ("complaint", "aspiration", "information_request")
+
+
+def _contact(value: str) -> None:
+    if not valid_contact(value):
+        raise ValidationError("give an e-mail address or a phone number (8 to 15 digits)")
 
 
 class ReporterSchema(Schema):
@@ -20,8 +27,8 @@ class ReporterSchema(Schema):
 
     name = fields.String(validate=validate.Length(min=1, max=120))
     contact = fields.String(
-        validate=validate.Length(min=3, max=200),
-        metadata={"description": "e-mail address or phone number"},
+        validate=[validate.Length(min=3, max=200), _contact],
+        metadata={"description": "e-mail address or phone number (8 to 15 digits)"},
     )
 
 
@@ -59,6 +66,46 @@ class TicketCreatedSchema(Schema):
     number = fields.String(required=True)
     status = fields.String(required=True)
     url = fields.String(required=True)
+    reporter_secret = fields.String(
+        required=True,
+        metadata={
+            "description": "the reporter's capability, given once: send it as "
+            "X-Reporter-Secret to read the reporter's view and to answer"
+        },
+    )
+    private_url = fields.String(
+        required=True, metadata={"description": "the reporter's private page (no account)"}
+    )
+
+
+class PhotoSchema(Schema):
+    id = fields.Integer(required=True)
+    purpose = fields.String(
+        required=True, metadata={"description": "report | after | reply | dispute"}
+    )
+    width = fields.Integer(required=True)
+    height = fields.Integer(required=True)
+    url = fields.String(required=True)
+    thumbnail_url = fields.String(required=True)
+
+
+class TimelineEntrySchema(Schema):
+    at = fields.DateTime(required=True)
+    kind = fields.String(
+        required=True, metadata={"description": "status | note | message | rating"}
+    )
+    audience = fields.String(required=True, metadata={"description": "public | reporter"})
+    author = fields.String(required=True, metadata={"description": "officer | reporter | system"})
+    status = fields.String(allow_none=True)
+    status_label = fields.String(allow_none=True)
+    label = fields.String(allow_none=True, metadata={"description": "the form field's label"})
+    text = fields.String(allow_none=True)
+    photo_id = fields.Integer(allow_none=True)
+
+
+class AttachmentCreatedSchema(Schema):
+    id = fields.Integer(required=True, metadata={"description": "give it as the form's photo"})
+    url = fields.String(required=True)
 
 
 class TicketPublicSchema(Schema):
@@ -79,6 +126,20 @@ class TicketPublicSchema(Schema):
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
+    photos = fields.List(fields.Nested(PhotoSchema))
+    timeline = fields.List(fields.Nested(TimelineEntrySchema))
+
+
+class ReporterViewSchema(TicketPublicSchema):
+    reporter_name = fields.String(allow_none=True)
+    reporter_contact = fields.String(allow_none=True)
+    anonymous = fields.Boolean()
+    confidential = fields.Boolean()
+    awaiting = fields.List(
+        fields.String(),
+        metadata={"description": "messages the ticket waits for (reporter_reply, ...)"},
+    )
+    rating = fields.Integer(allow_none=True)
 
 
 class TaskSchema(Schema):

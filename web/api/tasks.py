@@ -15,8 +15,8 @@ from engine import queries
 from web.api.schemas import TaskCompletedSchema
 from web.api.schemas import TaskCompleteSchema
 from web.api.schemas import TaskSchema
-from web.app import db
 from web.auth import require_actor
+from web.session import db
 
 blp = Blueprint("tasks", __name__, description="Ready tasks of the caller's groups")
 
