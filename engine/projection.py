@@ -31,7 +31,7 @@ from engine.runtime import WaitingTimer
 
 DEADLINE_PROPERTY = "deadline"
 MILESTONE_PROPERTY = "milestone"  # first_response | resolution: the statistics' clocks
-BREACH = "breach"  # a clock_event: a deadline was missed
+BREACH = "breach"  # a clock_event: a timer of the clock fired
 
 
 class LaneUnbound(Exception):
@@ -196,14 +196,16 @@ def project_ticket(
         outcome = step.properties.get("outcome")
         if outcome:
             ticket.outcome = outcome
+        level = escalation_level_after(step, level, ticket.escalation_level or 0)
+    # Milestones and breaches count only elements passed, not boundary timers now waiting.
+    for step in instance.steps:
         milestone = step.properties.get(MILESTONE_PROPERTY)
         if milestone == "first_response" and ticket.first_response_at is None:
             ticket.first_response_at = now
         elif milestone == "resolution":
             ticket.resolved_at = now
-        if step.properties.get("clock_event") == BREACH:
+        if is_breach(step):
             ticket.breached = True
-        level = escalation_level_after(step, level, ticket.escalation_level or 0)
     data = instance.data
     if isinstance(data.get("opd"), str):
         ticket.opd = data["opd"]
@@ -221,6 +223,16 @@ def project_ticket(
     ticket.updated_at = now
     if instance.completed and ticket.closed_at is None:
         ticket.closed_at = now
+
+
+def is_breach(step: Step) -> bool:
+    """A deadline of the city missed: a ``deadline`` timer whose ``clock_event`` is a breach.
+
+    The reporter's own windows (reply, confirmation) are clocks too, but not deadlines: a
+    reporter's silence is not the city being late.
+    """
+    props = step.properties
+    return props.get("clock_event") == BREACH and props.get(DEADLINE_PROPERTY, "").lower() == "true"
 
 
 def escalation_level_after(step: Step, level: int | None, current: int = 0) -> int | None:

@@ -15,12 +15,12 @@ def categories(session: Session) -> dict[str, str]:
     rows = session.execute(
         select(Category.code, Category.name).where(Category.active).order_by(Category.name)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def category_names(session: Session) -> dict[str, str]:
     """Every category ever offered (inactive too: old tickets name them)."""
-    return dict(session.execute(select(Category.code, Category.name)).tuples().all())
+    return dict(session.execute(select(Category.code, Category.name)).all())
 
 
 def kecamatan(session: Session) -> list[str]:
@@ -31,4 +31,4 @@ def opd_names(session: Session) -> dict[str, str]:
     rows = session.execute(
         select(Group.code, Group.name).where(Group.kind == "opd").order_by(Group.name)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())

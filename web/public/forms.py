@@ -3,6 +3,7 @@ ids, translated on the language switch."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -16,6 +17,7 @@ from wtforms import SelectField
 from wtforms import StringField
 from wtforms import TextAreaField
 from wtforms import ValidationError
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
 from wtforms.validators import NumberRange
@@ -23,11 +25,19 @@ from wtforms.validators import Optional
 
 from engine.reporter import valid_contact
 
-KINDS = [
-    ("complaint", _l("Pengaduan")),
-    ("aspiration", _l("Aspirasi")),
-    ("information_request", _l("Permintaan informasi")),
-]
+
+def options(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
+    """Choices for a select or radio field, from (value, label) pairs."""
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+KINDS = options(
+    [
+        ("complaint", _l("Pengaduan")),
+        ("aspiration", _l("Aspirasi")),
+        ("information_request", _l("Permintaan informasi")),
+    ]
+)
 
 
 def _required(message: Any) -> InputRequired:

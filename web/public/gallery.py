@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import render_template
 from flask import request
+from flask_babel import gettext
 
 from engine import gallery as pairs
 from engine import reference
 from web.public import blp
 from web.public.forms import FilterForm
+from web.public.forms import options
 from web.session import db
 
 PAGE = 12
@@ -19,8 +21,13 @@ def gallery() -> str:
     session = db()
     categories = reference.category_names(session)
     form = FilterForm(request.args)
-    form.kategori.choices = [("", "—"), *sorted(categories.items(), key=lambda kv: kv[1])]
-    form.kecamatan.choices = [("", "—")] + [(k, k) for k in reference.kecamatan(session)]
+    everything = gettext("Semua")
+    form.kategori.choices = options(
+        [("", everything), *sorted(categories.items(), key=lambda kv: kv[1])]
+    )
+    form.kecamatan.choices = options(
+        [("", everything), *((k, k) for k in reference.kecamatan(session))]
+    )
     category = request.args.get("kategori") or None
     kecamatan = request.args.get("kecamatan") or None
     found, more = pairs.page(

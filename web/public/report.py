@@ -34,6 +34,7 @@ from web import uploads
 from web.extensions import limiter
 from web.public import blp
 from web.public.forms import ReportForm
+from web.public.forms import options
 from web.security import submit_limit
 from web.session import db
 
@@ -44,14 +45,12 @@ RECEIPT = "receipt"  # session key: the number and secret of the report just fil
 def _form(formdata: Any = None) -> ReportForm:
     session = db()
     form = ReportForm(formdata=formdata)
-    form.category.choices = [
-        ("", gettext("— Pilih kategori —")),
-        *reference.categories(session).items(),
-    ]
-    form.kecamatan.choices = [
-        ("", gettext("— Pilih kecamatan —")),
-        *((k, k) for k in reference.kecamatan(session)),
-    ]
+    form.category.choices = options(
+        [("", gettext("— Pilih kategori —")), *reference.categories(session).items()]
+    )
+    form.kecamatan.choices = options(
+        [("", gettext("— Pilih kecamatan —")), *((k, k) for k in reference.kecamatan(session))]
+    )
     return form
 
 

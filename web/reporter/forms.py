@@ -11,6 +11,8 @@ from wtforms.validators import InputRequired
 from wtforms.validators import Length
 from wtforms.validators import Optional
 
+from web.public.forms import options
+
 
 class ReplyForm(FlaskForm):
     text = TextAreaField(
@@ -38,13 +40,15 @@ class DisputeForm(FlaskForm):
     photo = MultipleFileField(_l("Foto keadaan sekarang (boleh dikosongkan)"))
 
 
-SCORES = [
-    ("5", _l("5 — sangat baik")),
-    ("4", _l("4 — baik")),
-    ("3", _l("3 — cukup")),
-    ("2", _l("2 — kurang")),
-    ("1", _l("1 — buruk")),
-]
+SCORES = options(
+    [
+        ("5", _l("5 — sangat baik")),
+        ("4", _l("4 — baik")),
+        ("3", _l("3 — cukup")),
+        ("2", _l("2 — kurang")),
+        ("1", _l("1 — buruk")),
+    ]
+)
 
 
 class RatingForm(FlaskForm):
