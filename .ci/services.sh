@@ -51,7 +51,7 @@ missing=()
 [ -n "$(pg_bindir)" ] || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 if [ "${LAKSA_BROWSER_TESTS:-0}" = 1 ] && ! command -v chromium >/dev/null; then
-    missing+=(chromium)
+    missing+=(chromium fonts-dejavu-core)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
     apt_install "${missing[@]}"

@@ -29,6 +29,8 @@ from dataclasses import field
 from typing import Any
 
 from sqlalchemy import Table
+from sqlalchemy import delete
+from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
@@ -161,6 +163,39 @@ def recount(tickets: Iterable[Ticket]) -> tuple[Counter[CountKey], Counter[Durat
         counts.update(c.counts)
         durations.update(c.durations)
     return counts, durations
+
+
+def rebuild(session: Session) -> int:
+    """Recount every ticket into the kept counts (a database from before they were kept)."""
+    counts, durations = recount(session.scalars(select(Ticket)).yield_per(1000))
+    session.execute(delete(StatCount))
+    session.execute(delete(StatDuration))
+    if counts:
+        session.execute(
+            insert(StatCount),
+            [
+                {"dimension": d, "key": k, "state": s, "late": late, "count": n}
+                for (d, k, s, late), n in counts.items()
+            ],
+        )
+    if durations:
+        session.execute(
+            insert(StatDuration),
+            [
+                {"metric": m, "dimension": d, "key": k, "bucket": b, "count": n}
+                for (m, d, k, b), n in durations.items()
+            ],
+        )
+    return sum(n for (d, *_), n in counts.items() if d == "all")
+
+
+def rebuild_if_missing(session: Session) -> int:
+    """Rebuild the counts when tickets exist but nothing was ever counted; 0 otherwise."""
+    if session.scalar(select(StatCount.dimension).limit(1)) is not None:
+        return 0
+    if session.scalar(select(Ticket.id).limit(1)) is None:
+        return 0
+    return rebuild(session)
 
 
 def stored(session: Session) -> tuple[Counter[CountKey], Counter[DurationKey]]:

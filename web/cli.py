@@ -20,6 +20,7 @@ from engine import demo
 from engine import migrate
 from engine import notify
 from engine import outbox
+from engine import tally
 from engine import timers
 from engine.db import make_engine
 from engine.db import make_session_factory
@@ -57,7 +58,10 @@ def init(settings: Settings, with_demo: bool) -> None:
     with factory.begin() as session:
         added = calendar.seed_holidays(session, range(today.year - 1, today.year + 3))
         demo.ensure_reference_data(session)
+        counted = tally.rebuild_if_missing(session)
     click.echo(f"database ready at {settings.database_url} ({added} holidays added)")
+    if counted:
+        click.echo(f"statistics counted for {counted} existing tickets")
     if with_demo:
         with factory.begin() as session:
             credentials = demo.ensure_demo_users(session, settings.home, now=_now())
