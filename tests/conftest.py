@@ -90,8 +90,15 @@ def actors(session_factory: sessionmaker[Session]) -> dict[str, Actor]:
 def app(settings: Settings, session_factory: sessionmaker[Session]) -> Flask:
     from web.app import create_app
 
+    # Rate limits off: a test files many reports from one address (tests/web/test_safety.py
+    # turns them on); CSRF stays on, as in production.
     return create_app(
-        {"SETTINGS": settings, "TESTING": True, "DB_ENGINE": session_factory.kw["bind"]}
+        {
+            "SETTINGS": settings,
+            "TESTING": True,
+            "DB_ENGINE": session_factory.kw["bind"],
+            "RATELIMIT_ENABLED": False,
+        }
     )
 
 
