@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from typing import Any
+from typing import Protocol
 
 from sqlalchemy import Table
 from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from engine.models import AuditEvent
@@ -28,6 +30,7 @@ from engine.models import Ticket
 
 GENESIS = "0" * 64
 _AUDIT: Table = AuditEvent.__table__  # type: ignore[assignment]
+_INSTANCE: Table = ProcessInstance.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,51 @@ def append(
     write(session, instance, chain(instance, ticket_number, entries, at=at))
 
 
+def note(
+    session: Session,
+    instance_id: int,
+    ticket_number: str,
+    entries: Sequence[Entry],
+    *,
+    at: datetime,
+) -> None:
+    """Append entries that change no workflow state (a claim, say) without a new version.
+
+    The row is locked for the append (FOR UPDATE; BEGIN IMMEDIATE on SQLite) and its head is
+    moved with a plain UPDATE, so an officer holding the task's form does not get a conflict
+    because a colleague claimed it.
+    """
+    seq, head = session.execute(
+        select(_INSTANCE.c.audit_seq, _INSTANCE.c.audit_head)
+        .where(_INSTANCE.c.id == instance_id)
+        .with_for_update()
+    ).one()
+    holder = _Head(audit_seq=seq, audit_head=head)
+    rows = chain(holder, ticket_number, entries, at=at)
+    session.execute(
+        update(_INSTANCE)
+        .where(_INSTANCE.c.id == instance_id)
+        .values(audit_seq=holder.audit_seq, audit_head=holder.audit_head)
+    )
+    if rows:
+        session.connection().execute(
+            insert(_AUDIT), [{**r, "instance_id": instance_id} for r in rows]
+        )
+
+
+class _HasHead(Protocol):
+    audit_seq: int
+    audit_head: str
+
+
+@dataclass
+class _Head:
+    audit_seq: int
+    audit_head: str
+
+
 def chain(
-    instance: ProcessInstance, ticket_number: str, entries: Sequence[Entry], *, at: datetime
+    instance: _HasHead, ticket_number: str, entries: Sequence[Entry], *, at: datetime
 ) -> list[dict[str, Any]]:
     """Hash entries onto the instance's chain and move its head; the rows are for ``write``.
 

@@ -28,6 +28,7 @@ from engine import clock
 from engine import definitions
 from engine import forms
 from engine import gallery
+from engine import links
 from engine import outbox
 from engine import projection
 from engine import reporter
@@ -215,7 +216,7 @@ def complete_task(
     )
     bundle = definitions.bundle_for(session, definition)
     schema = bundle.forms.get(task.form) if task.form else None
-    form_data = forms.validated(schema, data)
+    form_data = links.checked_references(session, ticket, schema, forms.validated(schema, data))
     attachments.link_form_photos(
         session, ticket_id=ticket.id, schema=schema, data=form_data, now=now
     )
@@ -408,6 +409,7 @@ class _Plan:
     """What a command changes, worked out before anything is written."""
 
     reached: list[Step]
+    passed: list[Step]
     snap: projection.Snapshot
     status_before: str
     cells_before: tally.Cells
@@ -425,7 +427,8 @@ def _plan(
     cells_before = tally.EMPTY if new else tally.cells(ticket)
     closed_before = ticket.closed_at is not None
     projection.project_ticket(ticket, instance, reached, snap, now=now, before=before)
-    return _Plan(reached, snap, status_before, cells_before, closed_before, new)
+    passed = list(instance.steps)
+    return _Plan(reached, passed, snap, status_before, cells_before, closed_before, new)
 
 
 def _write(
@@ -479,6 +482,7 @@ def _write(
         )
     except projection.LaneUnbound as exc:
         raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
+    links.apply(session, ticket, plan.passed, instance.data, now=now)
     outbox.write(session, row, ticket, instance, plan.reached, now=now)
     audit.write(session, row, rows)
     start = [timeline.Update("status", "public", timeline.SYSTEM, status=plan.status_before)]

@@ -7,8 +7,10 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput
@@ -17,6 +19,8 @@ from engine.models import Group
 from engine.models import Membership
 from engine.models import User
 
+MIN_PASSWORD = 8
+_LAST_USED_STEP = timedelta(minutes=1)
 ROLES = ("citizen", "verifier", "officer", "opd_head", "supervisor", "designer", "auditor", "admin")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
@@ -109,26 +113,97 @@ def authenticate(session: Session, username: str, password: str) -> User | None:
     return user
 
 
-def create_token(session: Session, *, username: str, name: str, now: datetime) -> str:
-    """Create an API token for a user; only its hash is stored."""
+def create_token(
+    session: Session,
+    *,
+    username: str,
+    name: str,
+    now: datetime,
+    lifetime: timedelta | None = None,
+) -> str:
+    """Create an API token for a user (expiring after ``lifetime``); only its hash is stored."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise InvalidInput(f"no user '{username}'", fields={"username": ["unknown user"]})
     token = "lk_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, name=name, token_hash=_token_hash(token), created_at=now))
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            name=name,
+            token_hash=_token_hash(token),
+            created_at=now,
+            expires_at=now + lifetime if lifetime is not None else None,
+        )
+    )
     return token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
+def user_for_token(session: Session, token: str, *, now: datetime | None = None) -> User | None:
+    """The active user of a token that is neither revoked nor expired; notes its last use.
+
+    The last use is written at most once a minute per token, in its own short transaction.
+    """
     row = session.scalar(
         select(ApiToken).where(
             ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None)
         )
     )
-    if row is None:
+    if row is None or (now is not None and row.expires_at is not None and row.expires_at <= now):
         return None
     user = session.get(User, row.user_id)
-    return user if user is not None and user.active else None
+    if user is None or not user.active:
+        return None
+    if now is not None and (row.last_used_at is None or now - row.last_used_at > _LAST_USED_STEP):
+        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
+        session.commit()
+    return user
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    username: str
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def list_tokens(session: Session, *, username: str | None = None) -> list[TokenInfo]:
+    """Every token (never its value), newest first; one user's when ``username`` is given."""
+    query = (
+        select(ApiToken, User.username)
+        .join(User, User.id == ApiToken.user_id)
+        .order_by(ApiToken.id.desc())
+    )
+    if username is not None:
+        query = query.where(User.username == username)
+    return [
+        TokenInfo(t.id, name, t.name, t.created_at, t.expires_at, t.last_used_at, t.revoked_at)
+        for t, name in session.execute(query)
+    ]
+
+
+def revoke_token(session: Session, *, token_id: int, now: datetime) -> bool:
+    """Revoke a token; False if there is none or it was revoked already."""
+    result = session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def change_password(session: Session, *, user: User, current: str, new: str) -> None:
+    """Change one's own password after checking the current one (at least 8 characters)."""
+    if not check_password(current, user.password_hash):
+        raise InvalidInput("wrong password", fields={"current": ["wrong password"]})
+    if len(new) < MIN_PASSWORD:
+        raise InvalidInput(
+            "password too short", fields={"new": [f"at least {MIN_PASSWORD} characters"]}
+        )
+    user.password_hash = hash_password(new)
 
 
 def _token_hash(token: str) -> str:

@@ -76,6 +76,8 @@ class Ticket(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # The original this ticket duplicates (set when it ends as a duplicate: links_to property).
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"))
     # SHA-256 of the reporter's private-link secret (rule 12); the secret itself is not kept.
     reporter_secret_hash: Mapped[str | None] = mapped_column(String(64))
     # Milestones for the statistics, set from BPMN properties (engine.projection).
@@ -110,10 +112,17 @@ class HumanTask(Base):
     """A READY manual task, projected for inboxes; completed rows stay for history."""
 
     __tablename__ = "human_task"
-    __table_args__ = (Index("ix_human_task_open", "candidate_group", "completed_at"),)
+    # The inbox: a group's open tasks, most urgent first; counts by category and kecamatan.
+    __table_args__ = (
+        Index("ix_human_task_open", "candidate_group", "completed_at", "due_at", "id"),
+        Index("ix_human_task_open_category", "candidate_group", "completed_at", "category"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"), index=True)
+    # The ticket's category and kecamatan, copied so the inbox filters and counts without a join.
+    category: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    kecamatan: Mapped[str | None] = mapped_column(String(80))
     task_guid: Mapped[str] = mapped_column(String(36), unique=True)
     element_id: Mapped[str] = mapped_column(String(120))
     title: Mapped[str] = mapped_column(String(200))
@@ -124,6 +133,10 @@ class HumanTask(Base):
     completed_at: Mapped[datetime | None]
     completed_by: Mapped[str | None] = mapped_column(String(120))
     outcome: Mapped[str | None] = mapped_column(String(20))  # completed | cancelled
+    # Who is working on it (claim/release/take over, each audited); anyone of the group may
+    # still complete it.
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    claimed_at: Mapped[datetime | None]
 
 
 class PendingTimer(Base):
@@ -228,6 +241,8 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
 
 
 class Category(Base):

@@ -123,6 +123,8 @@ def sync_rows(
                 "form": task.properties.get(definitions.FORM_PROPERTY),
                 "created_at": now,
                 "due_at": deadlines.get(task.guid),
+                "category": ticket.category,
+                "kecamatan": ticket.kecamatan,
             }
         )
     if new_tasks:

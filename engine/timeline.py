@@ -35,7 +35,7 @@ _UPDATE: Table = TicketUpdate.__table__  # type: ignore[assignment]
 
 @dataclass(frozen=True)
 class Update:
-    kind: str  # status | note | message | rating
+    kind: str  # status | note | message | rating | link
     audience: str
     author: str
     status: str | None = None

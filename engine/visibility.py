@@ -23,8 +23,10 @@ from engine.models import Ticket
 
 PUBLIC = "public"
 REPORTER = "reporter"
+STAFF = "staff"  # entries for entitled staff only (a confidential ticket's number, say)
 AUDIENCES_PUBLIC = frozenset({PUBLIC})
-AUDIENCES_ALL = frozenset({PUBLIC, REPORTER})
+AUDIENCES_REPORTER = frozenset({PUBLIC, REPORTER})
+AUDIENCES_ALL = frozenset({PUBLIC, REPORTER, STAFF})
 
 DESK_GROUP = "verifier"
 DESK_ROLES = frozenset({"admin"})
@@ -56,7 +58,7 @@ def access(ticket: Ticket, *, actor: Actor | None = None, reporter: bool = False
         and ticket.reporter_user_id is not None
         and actor.user_id == ticket.reporter_user_id
     ):
-        return Access(REPORTER, True, True, True, AUDIENCES_ALL, False)
+        return Access(REPORTER, True, True, True, AUDIENCES_REPORTER, False)
     named = not ticket.anonymous
     if actor is not None:
         if DESK_GROUP in actor.groups or actor.role in DESK_ROLES:

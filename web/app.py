@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -15,6 +16,9 @@ from web import session
 
 # Public submissions per client address (Flask-Limiter syntax); LAKSA_SUBMIT_LIMIT overrides.
 SUBMIT_LIMIT = "10 per minute;60 per day"
+# Failed and successful sign-ins per address; LAKSA_SIGN_IN_LIMIT overrides.
+SIGN_IN_LIMIT = "5 per minute;50 per hour"
+SESSION_HOURS = 8  # an officer's session ends after this long without a request
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -34,6 +38,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # a resident may take an hour over a report
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         LAKSA_SUBMIT_LIMIT=os.environ.get("LAKSA_SUBMIT_LIMIT") or SUBMIT_LIMIT,
+        LAKSA_SIGN_IN_LIMIT=os.environ.get("LAKSA_SIGN_IN_LIMIT") or SIGN_IN_LIMIT,
+        PERMANENT_SESSION_LIFETIME=timedelta(
+            hours=float(os.environ.get("LAKSA_SESSION_HOURS") or SESSION_HOURS)
+        ),
+        SESSION_REFRESH_EACH_REQUEST=True,
         LAKSA_TILE_URL=os.environ.get("LAKSA_TILE_URL") or None,
         LAKSA_TILE_ATTRIBUTION=os.environ.get("LAKSA_TILE_ATTRIBUTION") or "",
     )
@@ -44,17 +53,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(session.close)
     app.jinja_env.add_extension("jinja2.ext.do")
 
+    from web import auth
     from web import errors
     from web import i18n
     from web import security
     from web.api import init_api
+    from web.officer import blp as officer_blp
     from web.public import blp as public_blp
     from web.reporter import blp as reporter_blp
 
     i18n.init_app(app)
     security.init_app(app)
+    auth.init_app(app)
     app.register_blueprint(public_blp)
     app.register_blueprint(reporter_blp)
+    app.register_blueprint(officer_blp)
     init_api(app)
     errors.register(app)  # after flask-smorest, so our error body wins
     return app

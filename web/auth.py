@@ -1,23 +1,75 @@
-"""Who is calling: a bearer token (API) or nobody (public endpoints)."""
+"""Who is calling: a bearer token (API), a signed-in officer (the web session), or nobody.
+
+Officers sign in with username and password (Flask-Login over the stored scrypt hashes). The
+session id names the user and a fingerprint of the password hash, so changing a password signs
+out every other session. Sessions expire after ``LAKSA_SESSION_HOURS`` without a request.
+"""
 
 from __future__ import annotations
 
+from datetime import UTC
+from datetime import datetime
+
+from flask import Flask
 from flask import g
 from flask import request
+from flask_login import LoginManager
+from flask_login import UserMixin
+from flask_login import current_user
 
 from engine.errors import LaksaError
 from engine.identity import Actor
 from engine.identity import actor_for
 from engine.identity import user_for_token
+from engine.models import User
 from web.session import db
+
+login_manager = LoginManager()
+login_manager.login_view = "officer.sign_in"
+login_manager.session_protection = "basic"
 
 
 class Unauthorized(LaksaError):
     code = "unauthorized"
 
 
+class SignedIn(UserMixin):  # type: ignore[misc]
+    """The session's view of a user: the actor commands run as, and the session id."""
+
+    def __init__(self, user: User, actor: Actor) -> None:
+        self.user = user
+        self.actor = actor
+
+    def get_id(self) -> str:
+        return session_id(self.user)
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.user.active)
+
+
+def session_id(user: User) -> str:
+    """The user's id and a fingerprint of the password hash: a new password ends old sessions."""
+    return f"{user.id}.{user.password_hash[-12:]}"
+
+
+def _load(value: str) -> SignedIn | None:
+    user_id, _, fingerprint = value.partition(".")
+    if not user_id.isdigit():
+        return None
+    user = db().get(User, int(user_id))
+    if user is None or not user.active or user.password_hash[-12:] != fingerprint:
+        return None
+    return SignedIn(user, actor_for(db(), user))
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.user_loader(_load)
+
+
 def current_actor() -> Actor | None:
-    """The authenticated actor of this request, if any."""
+    """The authenticated actor of this request: the bearer token's, else the session's."""
     if "actor" in g:
         actor: Actor | None = g.actor
         return actor
@@ -27,10 +79,12 @@ def current_actor() -> Actor | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use 'Authorization: Bearer <token>'")
-        user = user_for_token(db(), token.strip())
+        user = user_for_token(db(), token.strip(), now=datetime.now(UTC))
         if user is None:
-            raise Unauthorized("unknown or revoked token")
+            raise Unauthorized("unknown, expired or revoked token")
         actor = actor_for(db(), user)
+    elif current_user.is_authenticated:
+        actor = current_user.actor
     g.actor = actor
     return actor
 

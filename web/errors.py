@@ -81,7 +81,10 @@ def register(app: Flask) -> None:
         status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
         if not _wants_json():
             return page_error(status)
-        return error_response(status, exc.code, exc.message, exc.fields or None)
+        response, status = error_response(status, exc.code, exc.message, exc.fields or None)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="laksa"'
+        return response, status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response | str, int]:

@@ -76,6 +76,24 @@ def deadline_words(due: datetime | None, now: datetime) -> str:
     return str(ngettext("%(num)d hari lagi", "%(num)d hari lagi", days))
 
 
+def deadline_tone(due: datetime | None, now: datetime) -> str:
+    """The colour of a deadline: red when late, yellow on its last two days, else green."""
+    if due is None:
+        return "grey"
+    if due < now:
+        return "red"
+    days = (due.astimezone(JAKARTA).date() - now.astimezone(JAKARTA).date()).days
+    return "yellow" if days <= 1 else "green"
+
+
+def age_words(since: datetime, now: datetime) -> str:
+    """How long ago, in days: "hari ini", "3 hari"."""
+    days = (now.astimezone(JAKARTA).date() - since.astimezone(JAKARTA).date()).days
+    if days <= 0:
+        return str(gettext("hari ini"))
+    return str(ngettext("%(num)d hari", "%(num)d hari", days))
+
+
 def duration(hours: float | None) -> str:
     """A median duration: hours under two days, else days (one decimal)."""
     if hours is None:
@@ -118,4 +136,9 @@ def init_app(app: Flask) -> None:
         percent=percent,
         number=number,
     )
-    app.jinja_env.globals.update(deadline_words=deadline_words, current_language=current)
+    app.jinja_env.globals.update(
+        deadline_words=deadline_words,
+        deadline_tone=deadline_tone,
+        age_words=age_words,
+        current_language=current,
+    )

@@ -32,6 +32,11 @@ def run_migrations_online() -> None:
         return
     engine = make_engine(url)
     with engine.connect() as connection:
+        if url.startswith("sqlite"):
+            # Batch mode rebuilds a table to change its constraints (copy, drop, rename); with
+            # foreign keys enforced the drop fails. The pragma only works outside a
+            # transaction, so it goes to the driver's connection before Alembic begins one.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
         _run(connection)
     engine.dispose()
 

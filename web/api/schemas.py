@@ -170,3 +170,33 @@ class TaskCompletedSchema(Schema):
     ticket = fields.String()
     status = fields.String()
     version = fields.Integer()
+
+
+class TaskDetailSchema(Schema):
+    id = fields.Integer(required=True)
+    element_id = fields.String(required=True)
+    title = fields.String(required=True)
+    candidate_group = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    due_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    claimed_by = fields.String(allow_none=True)
+    version = fields.Integer(required=True, metadata={"description": "send it back to complete"})
+    may_complete = fields.Boolean(required=True)
+    form = fields.String(allow_none=True, metadata={"description": "the form's file name"})
+    schema = fields.Dict(allow_none=True, metadata={"description": "the form's JSON Schema"})
+    fields_ = fields.List(
+        fields.Dict(),
+        data_key="fields",
+        metadata={"description": "the form's fields as the page renders them, in ?lang="},
+    )
+    ticket = fields.Dict(
+        required=True, metadata={"description": "the ticket as the caller may see it"}
+    )
+    history = fields.List(fields.Dict(), metadata={"description": "the audit trail (staff)"})
+    likely_originals = fields.List(fields.Dict())
+
+
+class ClaimSchema(Schema):
+    claimed_by = fields.String(allow_none=True)
+    taken_from = fields.String(allow_none=True)

@@ -163,7 +163,7 @@ class Ticket(MethodView):
     def get(self, number: str) -> dict[str, Any]:
         """A ticket's public view with its photos and public timeline (404 if confidential)."""
         view = ticket_view(db(), number, lang=_lang())
-        return {**_fields(view), **_extras(view)}
+        return {**ticket_fields(view), **ticket_extras(view)}
 
 
 @blp.route("/<string:number>/reporter")
@@ -188,8 +188,8 @@ class ReporterView(MethodView):
         secret = request.headers.get(SECRET_HEADER, "")
         view = ticket_view(db(), number, secret=secret, lang=_lang())
         return {
-            **_fields(view),
-            **_extras(view, secret=secret),
+            **ticket_fields(view),
+            **ticket_extras(view, secret=secret),
             "reporter_name": view.reporter_name,
             "reporter_contact": view.reporter_contact,
             "anonymous": view.anonymous,
@@ -272,7 +272,7 @@ _FIELDS = (
 )
 
 
-def _fields(view: TicketView) -> dict[str, Any]:
+def ticket_fields(view: TicketView) -> dict[str, Any]:
     return {name: getattr(view, name) for name in _FIELDS}
 
 
@@ -287,7 +287,7 @@ def _photo_url(photo_id: int, *, thumb: bool, view: TicketView, secret: str | No
     return url_for(endpoint, attachment_id=photo_id, _external=True)
 
 
-def _extras(view: TicketView, *, secret: str | None = None) -> dict[str, Any]:
+def ticket_extras(view: TicketView, *, secret: str | None = None) -> dict[str, Any]:
     """Photos (on record) and timeline entries, as the viewer of ``view`` may see them."""
     return {
         "photos": [
