@@ -185,6 +185,33 @@ def test_an_infrastructure_ticket_cannot_be_resolved_without_an_after_photo():
     assert ticket.messages == {"reporter_confirms", "reporter_disputes"}
 
 
+def test_the_resolution_clock_is_fulfilled_only_when_the_after_photo_exists():
+    ticket = handling()  # 5 working days from Monday 23 Nov: due the end of Monday 30 Nov
+    ticket.complete(
+        "handle", {"decision": "resolve", "resolution": "Lubang ditambal"}, wib(2026, 11, 25)
+    )
+    assert ("resolution", "fulfil") not in [(c, e) for c, e, _ in ticket.clock_events()]
+    # the after-photo task keeps the resolution deadline: no ticket sits there undated
+    assert ticket.timers == {"after_photo_overdue": end_of(2026, 11, 30)}
+    assert ticket.due_at == end_of(2026, 11, 30)
+    ticket.complete("add_after_photo", {"after_photo": 7}, wib(2026, 11, 26))
+    fulfilled = [at for c, e, at in ticket.clock_events("resolution") if e == "fulfil"]
+    assert fulfilled == [wib(2026, 11, 26)]
+    assert ticket.status == "resolved"
+
+
+def test_an_after_photo_still_missing_at_the_resolution_deadline_escalates():
+    ticket = handling()
+    ticket.complete(
+        "handle", {"decision": "resolve", "resolution": "Lubang ditambal"}, wib(2026, 11, 25)
+    )
+    passed = ticket.fire(end_of(2026, 11, 30) + timedelta(minutes=1))
+    assert passed[:2] == ["after_photo_overdue", "after_photo_escalated"]
+    assert ticket.escalation_level == 1
+    assert ticket.ready == {"add_after_photo": "dpupr"}  # still to do, now late
+    assert ("resolution", "breach") in [(c, e) for c, e, _ in ticket.clock_events()]
+
+
 def test_an_infrastructure_ticket_with_its_photo_is_resolved_at_once():
     ticket = handling()
     ticket.complete("handle", FIXED, wib(2026, 11, 25))
