@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
+from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -20,6 +21,7 @@ from engine.models import Membership
 from engine.models import User
 
 MIN_PASSWORD = 8
+GROUP_KINDS = ("desk", "opd", "opd_head")
 _LAST_USED_STEP = timedelta(minutes=1)
 ROLES = ("citizen", "verifier", "officer", "opd_head", "supervisor", "designer", "auditor", "admin")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -77,15 +79,9 @@ def create_user(
     display_name: str | None = None,
 ) -> User:
     """Create a user in the given groups; the role must be one of ROLES."""
-    if role not in ROLES:
-        raise InvalidInput(
-            f"unknown role '{role}'", fields={"role": [f"one of {', '.join(ROLES)}"]}
-        )
+    _check_role_and_groups(session, role, groups)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise InvalidInput(f"user '{username}' exists", fields={"username": ["already taken"]})
-    missing = [g for g in groups if session.get(Group, g) is None]
-    if missing:
-        raise InvalidInput(f"unknown group(s) {', '.join(missing)}", fields={"group": missing})
     user = User(
         username=username,
         display_name=display_name or username,
@@ -208,3 +204,90 @@ def change_password(session: Session, *, user: User, current: str, new: str) -> 
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+# -- administration: users, groups, memberships ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    active: bool
+    groups: tuple[str, ...]
+
+
+def list_users(session: Session) -> list[UserInfo]:
+    members: dict[int, list[str]] = {}
+    for user_id, code in session.execute(
+        select(Membership.user_id, Membership.group_code).order_by(Membership.group_code)
+    ):
+        members.setdefault(user_id, []).append(code)
+    return [
+        UserInfo(u.id, u.username, u.display_name, u.role, u.active, tuple(members.get(u.id, ())))
+        for u in session.scalars(select(User).order_by(User.username))
+    ]
+
+
+def update_user(
+    session: Session,
+    *,
+    user_id: int,
+    display_name: str,
+    role: str,
+    groups: list[str],
+    active: bool,
+    password: str | None = None,
+) -> User:
+    """Change a user's name, role, groups and whether they may sign in; reset the password."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise InvalidInput(f"no user {user_id}", fields={"user": ["unknown user"]})
+    _check_role_and_groups(session, role, groups)
+    if password is not None:
+        if len(password) < MIN_PASSWORD:
+            raise InvalidInput(
+                "password too short", fields={"password": [f"at least {MIN_PASSWORD} characters"]}
+            )
+        user.password_hash = hash_password(password)
+    user.display_name, user.role, user.active = display_name or user.username, role, active
+    held = select(Membership.group_code).where(Membership.user_id == user.id)
+    current = set(session.scalars(held))
+    session.execute(
+        delete(Membership).where(
+            Membership.user_id == user.id, Membership.group_code.in_(current - set(groups))
+        )
+    )
+    session.add_all(
+        Membership(user_id=user.id, group_code=g) for g in sorted(set(groups) - current)
+    )
+    return user
+
+
+def _check_role_and_groups(session: Session, role: str, groups: list[str]) -> None:
+    if role not in ROLES:
+        raise InvalidInput(
+            f"unknown role '{role}'", fields={"role": [f"one of {', '.join(ROLES)}"]}
+        )
+    missing = [g for g in groups if session.get(Group, g) is None]
+    if missing:
+        raise InvalidInput(f"unknown group(s) {', '.join(missing)}", fields={"group": missing})
+
+
+def list_groups(session: Session) -> list[Group]:
+    return list(session.scalars(select(Group).order_by(Group.kind, Group.code)))
+
+
+def add_group(session: Session, *, code: str, name: str, kind: str) -> Group:
+    """A new group (a desk, an OPD or an OPD's heads); its code is what lanes name."""
+    if not code or not code.replace("_", "").isalnum() or code != code.lower():
+        raise InvalidInput("bad code", fields={"code": ["lower-case letters, digits and _"]})
+    if kind not in GROUP_KINDS:
+        raise InvalidInput("bad kind", fields={"kind": [f"one of {', '.join(GROUP_KINDS)}"]})
+    if session.get(Group, code) is not None:
+        raise InvalidInput(f"group '{code}' exists", fields={"code": ["already taken"]})
+    group = Group(code=code, name=name or code, kind=kind)
+    session.add(group)
+    return group

@@ -7,6 +7,7 @@ import sys
 import threading
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -27,6 +28,8 @@ from engine.db import make_session_factory
 from engine.errors import LaksaError
 from engine.identity import create_token
 from engine.identity import create_user
+from engine.identity import list_tokens
+from engine.identity import revoke_token
 from engine.runtime import DefinitionError
 from engine.settings import Settings
 
@@ -228,15 +231,53 @@ def tokens() -> None:
 @tokens.command("create")
 @click.argument("name")
 @click.option("--label", default="cli", show_default=True)
+@click.option("--days", type=click.IntRange(1, 3650), help="Lifetime; without it, no expiry.")
 @click.pass_obj
-def tokens_create(settings: Settings, name: str, label: str) -> None:
+def tokens_create(settings: Settings, name: str, label: str, days: int | None) -> None:
     """Create an API token for user NAME and print it (only its hash is kept)."""
+    lifetime = timedelta(days=days) if days else None
     try:
         with _factory(settings).begin() as session:
-            token = create_token(session, username=name, name=label, now=_now())
+            token = create_token(session, username=name, name=label, now=_now(), lifetime=lifetime)
     except LaksaError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(token)
+
+
+@tokens.command("list")
+@click.option("--user", "username", help="Only this user's tokens.")
+@click.pass_obj
+def tokens_list(settings: Settings, username: str | None) -> None:
+    """List tokens (never their values): id, user, label, created, expires, last used, state."""
+    now = _now()
+
+    def day(value: datetime | None) -> str:
+        return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+    with _factory(settings)() as session:
+        for t in list_tokens(session, username=username):
+            if t.revoked_at:
+                state = "revoked"
+            elif t.expires_at is not None and t.expires_at <= now:
+                state = "expired"
+            else:
+                state = "active"
+            click.echo(
+                f"{t.id}\t{t.username}\t{t.name}\tcreated {day(t.created_at)}\t"
+                f"expires {day(t.expires_at)}\tlast used {day(t.last_used_at)}\t{state}"
+            )
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+@click.pass_obj
+def tokens_revoke(settings: Settings, token_id: int) -> None:
+    """Revoke token TOKEN_ID (see `laksa tokens list`)."""
+    with _factory(settings).begin() as session:
+        revoked = revoke_token(session, token_id=token_id, now=_now())
+    if not revoked:
+        raise click.ClickException(f"no active token {token_id}")
+    click.echo(f"token {token_id} revoked")
 
 
 @main.group()
