@@ -20,7 +20,10 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import definitions
+from engine import forms
 from engine.calendar import JAKARTA
+from engine.models import Definition
 from engine.models import HumanTask
 from engine.models import ProcessInstance
 from engine.models import Ticket
@@ -56,6 +59,8 @@ class Row:
     claimed_by: str | None
     confidential: bool
     version: int
+    form: str | None
+    definition_id: int
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,7 @@ def page(
     """One page of open tasks, the most urgent first; the cursor of the next page or None."""
     due = func.coalesce(HumanTask.due_at, _FAR)
     query = (
-        select(HumanTask, Ticket, ProcessInstance.version)
+        select(HumanTask, Ticket, ProcessInstance.version, ProcessInstance.definition_id)
         .join(Ticket, Ticket.id == HumanTask.ticket_id)
         .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
         .where(*_filtered(groups, filters, now))
@@ -144,11 +149,27 @@ def page(
             t.claimed_by,
             ticket.confidential,
             version,
+            t.form,
+            definition_id,
         )
-        for t, ticket, version in rows[:limit]
+        for t, ticket, version, definition_id in rows[:limit]
     ]
     more = _cursor(found[-1]) if len(rows) > limit and found else None
     return found, more
+
+
+def titles(session: Session, rows: Sequence[Row], lang: str) -> dict[int, str]:
+    """Each task's title in ``lang``: its form's ``x-laksa-title``, else the BPMN name."""
+    found: dict[int, str] = {}
+    ids = sorted({r.definition_id for r in rows})
+    bundles = {
+        d.id: definitions.bundle_for(session, d)
+        for d in session.scalars(select(Definition).where(Definition.id.in_(ids)))
+    }
+    for r in rows:
+        schema = bundles[r.definition_id].forms.get(r.form) if r.form else None
+        found[r.id] = forms.text_in(schema or {}, forms.TITLE_KEY, "title", lang) or r.title
+    return found
 
 
 def counts(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 from werkzeug.serving import make_server
@@ -67,6 +68,7 @@ class Server:
     url: str
     settings: Settings
     factory: sessionmaker[Session]
+    app: Flask
 
 
 @pytest.fixture
@@ -81,7 +83,7 @@ def server(settings: Settings, session_factory: sessionmaker[Session]) -> Iterat
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Server(f"http://127.0.0.1:{http.server_port}", settings, session_factory)
+        yield Server(f"http://127.0.0.1:{http.server_port}", settings, session_factory, app)
     finally:
         http.shutdown()
         thread.join(5)

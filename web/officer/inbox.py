@@ -10,6 +10,7 @@ from flask import request
 
 from engine import inbox as tasks
 from engine import reference
+from web import i18n
 from web.auth import require_actor
 from web.officer import blp
 from web.session import db
@@ -40,6 +41,7 @@ def inbox() -> str:
     return render_template(
         "officer/inbox.html",
         rows=rows,
+        titles=tasks.titles(session, rows, i18n.current()),
         more=more,
         counts=counts,
         filters=filters,

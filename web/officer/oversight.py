@@ -44,6 +44,7 @@ def oversight() -> str:
         "officer/oversight.html",
         rows=rows,
         reviews=reviews,
+        titles=tasks.titles(session, reviews, i18n.current()),
         stats=stats,
         opds={k: v for k, v in opds.items() if scope is None or k in scope},
         chosen=chosen,
