@@ -161,8 +161,9 @@ class Tickets(MethodView):
 class Ticket(MethodView):
     @blp.response(200, TicketPublicSchema)
     def get(self, number: str) -> dict[str, Any]:
-        """A ticket's public view with its photos and public timeline (404 if confidential)."""
-        view = ticket_view(db(), number, lang=_lang())
+        """A ticket's view with its photos and timeline: the public's (404 if confidential), or
+        what the caller's token or session entitles them to (engine.visibility)."""
+        view = ticket_view(db(), number, actor=current_actor(), lang=_lang())
         return {**ticket_fields(view), **ticket_extras(view)}
 
 

@@ -89,7 +89,7 @@ def complete(task_id: int) -> Response | str | tuple[str, int]:
         session.commit()
     except FormInvalid as exc:
         session.rollback()
-        posted.errors = taskform.messages(form, exc.problems) if form else {}
+        posted.errors = taskform.messages(form, exc.problems, posted.typed) if form else {}
         return _page(view, posted=posted, kept=taskform.kept(posted), version=version)
     except InvalidInput as exc:
         session.rollback()

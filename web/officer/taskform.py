@@ -61,14 +61,19 @@ def read(form: forms.Form) -> Posted:
     return posted
 
 
-def messages(form: forms.Form, problems: list[forms.Problem]) -> dict[str, list[str]]:
-    """The server's findings, one sentence per field, in the page's language."""
-    titles = {f.name: f for f in form.fields}
+def messages(
+    form: forms.Form, problems: list[forms.Problem], typed: dict[str, str]
+) -> dict[str, list[str]]:
+    """The server's findings, one sentence per field, in the page's language; a field that
+    does not apply to what is chosen now is not blamed (its choice is)."""
+    fields = {f.name: f for f in form.fields}
     found: dict[str, list[str]] = {}
     for p in problems:
-        f = titles.get(p.field)
+        f = fields.get(p.field)
+        if f is not None and not applies(f, typed):
+            continue
         found.setdefault(p.field, []).append(_say(p, f))
-    return found
+    return found or {"_form": [str(gettext("Isian tidak dapat diterima."))]}
 
 
 def _say(problem: forms.Problem, form_field: forms.FormField | None) -> str:
