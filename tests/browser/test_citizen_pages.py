@@ -134,3 +134,30 @@ def test_the_report_form_can_be_filled_and_sent_with_the_keyboard_alone(
     expect(page.locator("button.primary-action[type=submit]")).to_be_focused()
     page.keyboard.press("Enter")
     expect(page.locator(".ticket-number")).to_be_visible()
+
+
+def test_with_a_tile_server_the_map_and_use_my_location_set_the_coordinates(
+    browser: Any, server: Server
+) -> None:
+    # A tile server configured (here the app's own picture, so nothing leaves the machine).
+    server.app.config["LAKSA_TILE_URL"] = (
+        server.url + "/static/vendor/leaflet/images/layers.png?z={z}&x={x}&y={y}"
+    )
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        geolocation={"latitude": -6.1702, "longitude": 106.6403},
+        permissions=["geolocation"],
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(server.url + "/lapor")
+    expect(page.locator("#peta .leaflet-tile-loaded").first).to_be_visible()
+    page.get_by_role("button", name="Gunakan lokasi saya").click()
+    expect(page.locator("#latitude")).to_have_value("-6.170200")
+    expect(page.locator("#longitude")).to_have_value("106.640300")
+    page.locator("#peta").click(position={"x": 60, "y": 60})
+    expect(page.locator("#latitude")).not_to_have_value("-6.170200")  # the pin moved
+    assert axe_violations(page) == []
+    assert errors == []  # the CSP lets the map's own scripts, styles and tiles through

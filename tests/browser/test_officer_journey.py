@@ -79,8 +79,10 @@ def test_the_desk_and_the_opd_take_a_ticket_from_the_inbox_to_resolution(
     other = browser.new_context(viewport=DESKTOP).new_page()
     sign_in(other, server.url, "petugas_dlh")
     response = other.goto(f"{server.url}/petugas/tugas/{task_id}")
-    assert response is not None and response.status == 403
-    expect(other.get_by_role("heading", name="Anda tidak berhak membuka halaman ini")).to_be_visible()
+    assert response is not None
+    assert response.status == 403
+    refused = other.get_by_role("heading", name="Anda tidak berhak membuka halaman ini")
+    expect(refused).to_be_visible()
     assert "Lubang di depan pasar" not in other.content()
 
     # dpupr acknowledges, asks the reporter, reads the reply, resolves with a photo.
