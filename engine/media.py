@@ -35,6 +35,8 @@ MAX_PIXELS = 40_000_000  # a 40-megapixel photo; a phone's is 12 to 50 after dow
 MAX_EDGE = 2048
 THUMB_EDGE = 480
 _FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+# What Pillow may call a format we take: phones write JPEGs with an MPF segment, opened as MPO.
+_AS = {"MPO": "JPEG"}
 
 
 class PhotoRefused(InvalidInput):
@@ -73,19 +75,25 @@ def process_image(data: bytes, *, field: str = "photos") -> ProcessedImage:
         raise PhotoTooLarge(message, fields={field: [message]})
     if not data:
         raise refuse("empty", "the file is empty")
+
+    def too_many(width: int | None, height: int | None) -> PhotoRefused:
+        size = f"{width} x {height} pixels; " if width and height else ""
+        return refuse(
+            "too_many_pixels",
+            f"the picture is too large ({size}at most {MAX_PIXELS // 1_000_000} megapixels)",
+        )
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=list(_FORMATS))
             if image.width * image.height > MAX_PIXELS:
-                raise refuse(
-                    "too_many_pixels",
-                    f"the picture is too large ({image.width} x {image.height} pixels; "
-                    f"at most {MAX_PIXELS // 1_000_000} megapixels)",
-                )
-            fmt = image.format or ""
+                raise too_many(image.width, image.height)
+            fmt = _AS.get(image.format or "", image.format or "")
             image.load()
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise too_many(None, None) from None  # beyond Pillow's own limit, before any pixel
+    except UnidentifiedImageError:
         raise refuse("not_image", "not a JPEG, PNG or WebP picture") from None
     except (OSError, ValueError, SyntaxError, EOFError):
         raise refuse("damaged", "the picture is damaged and cannot be read") from None
@@ -110,10 +118,14 @@ def process_image(data: bytes, *, field: str = "photos") -> ProcessedImage:
 
 def _without_metadata(image: Image.Image, fmt: str) -> Image.Image:
     """The pixels alone: a new image, so no EXIF, XMP, ICC or text chunk is carried over."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit greyscale: scale to 8 bits (a plain convert clips everything to white)
+        image = image.point(lambda v: v / 256).convert("L")
     if fmt == "JPEG":
         image = _rgb(image)
     elif image.mode not in ("RGB", "RGBA", "L", "LA"):
-        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+        transparent = "A" in image.getbands() or "transparency" in image.info
+        image = image.convert("RGBA" if transparent else "RGB")
     clean = Image.new(image.mode, image.size)
     clean.paste(image)
     return clean
@@ -122,6 +134,8 @@ def _without_metadata(image: Image.Image, fmt: str) -> Image.Image:
 def _rgb(image: Image.Image) -> Image.Image:
     if image.mode in ("RGB", "L"):
         return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        return image.point(lambda v: v / 256).convert("L")
     if "A" in image.getbands() or image.mode == "P":
         rgba = image.convert("RGBA")
         flat = Image.new("RGB", rgba.size, (255, 255, 255))

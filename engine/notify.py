@@ -33,7 +33,6 @@ from engine.settings import Settings
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Laksa-Signature"
 TICKET_PATH = "/laporan/{number}"  # the public page of a ticket
-PRIVATE_PATH = "/laporan/{number}/k/{secret}"  # the reporter's private page
 
 # Message texts (Indonesian) by template key; a key not listed gets the status line only.
 TEMPLATES = {
@@ -101,9 +100,7 @@ def email_text(message: Message, public_url: str) -> tuple[str, str]:
     if extra:
         lines += [extra, ""]
     if p.get(SECRET):
-        private = public_url.split("{number}")[0].rstrip("/") + PRIVATE_PATH.format(
-            number=number, secret=p[SECRET]
-        )
+        private = f"{ticket_url(public_url, number)}/k/{p[SECRET]}"
         lines += [f"Tautan pribadi Anda: {private}", ""]
     elif p.get("confidential"):
         lines += ["Laporan ini bersifat rahasia; buka dengan tautan pribadi Anda.", ""]
@@ -186,7 +183,8 @@ class WebhookSender:
         self.timeout = timeout
 
     def body(self, message: Message) -> bytes:
-        payload = {k: v for k, v in message.payload.items() if k != DELIVERED_VIA}
+        # The private link's secret is for the reporter's e-mail only, never for a webhook.
+        payload = {k: v for k, v in message.payload.items() if k not in (DELIVERED_VIA, SECRET)}
         document = {
             "id": message.id,
             "topic": message.topic,

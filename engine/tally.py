@@ -52,6 +52,7 @@ RESOLUTION = "resolution"
 _COUNT: Table = StatCount.__table__  # type: ignore[assignment]
 _DURATION: Table = StatDuration.__table__  # type: ignore[assignment]
 
+_WEEKS_FROM = 120 * 24  # hours: weekly buckets from 120 days on
 CountKey = tuple[str, str, str, bool]  # dimension, key, state, late
 DurationKey = tuple[str, str, str, int]  # metric, dimension, key, bucket
 
@@ -67,9 +68,9 @@ def bucket(hours: float) -> int:
         return h
     if h < 168:
         return h - h % 6
-    if h < 120 * 24:
+    if h < _WEEKS_FROM:
         return h - h % 24
-    return h - h % 168
+    return _WEEKS_FROM + (h - _WEEKS_FROM) // 168 * 168
 
 
 def bucket_width(lower: int) -> int:
@@ -77,7 +78,7 @@ def bucket_width(lower: int) -> int:
         return 1
     if lower < 168:
         return 6
-    if lower < 120 * 24:
+    if lower < _WEEKS_FROM:
         return 24
     return 168
 
