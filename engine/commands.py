@@ -5,7 +5,6 @@ Use cases flush; callers commit (and enqueue background work only after the comm
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -47,13 +46,13 @@ from engine.models import HumanTask
 from engine.models import Kecamatan
 from engine.models import ProcessInstance
 from engine.models import Ticket
+from engine.numbers import new_ticket_number
 from engine.runtime import EngineError
 from engine.runtime import Instance
 from engine.runtime import Step
 from engine.runtime import TaskNotReady
 
 T = TypeVar("T")
-_NUMBER_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 
 
 @dataclass(frozen=True)
@@ -78,11 +77,6 @@ class CommandResult:
     instance: ProcessInstance
     changed: bool = True  # False when the command found nothing to do and wrote nothing
     reporter_secret: str | None = None  # the private link's secret, given once at submission
-
-
-def new_ticket_number() -> str:
-    """A ticket number nobody can guess or enumerate (confidential tickets stay private)."""
-    return "LK-" + "".join(secrets.choice(_NUMBER_ALPHABET) for _ in range(8))
 
 
 def submit_ticket(

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from engine import definitions
 from engine import forms
+from engine import numbers
 from engine.calendar import JAKARTA
 from engine.models import Definition
 from engine.models import HumanTask
@@ -99,11 +100,8 @@ def _filtered(groups: Iterable[str], filters: Filters, now: datetime) -> list[Co
             )
         )
     if filters.number:
-        where.append(
-            HumanTask.ticket_id.in_(
-                select(Ticket.id).where(Ticket.number == filters.number.strip().upper())
-            )
-        )
+        number = numbers.canonical(filters.number) or "-"  # a non-number matches nothing
+        where.append(HumanTask.ticket_id.in_(select(Ticket.id).where(Ticket.number == number)))
     return where
 
 

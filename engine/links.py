@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import numbers
 from engine import timeline
 from engine.errors import InvalidInput
 from engine.forms import TICKET_KEY
@@ -41,7 +42,11 @@ def checked_references(
         value = data.get(name)
         if not isinstance(value, str):
             continue
-        number = value.strip().upper()
+        number = numbers.canonical(value)
+        if number is None:
+            raise InvalidInput(
+                "not a ticket number", fields={name: ["a ticket number, e.g. LK-7KQ2M9XD"]}
+            )
         if number == ticket.number:
             raise InvalidInput(
                 "a ticket cannot refer to itself", fields={name: ["give another ticket's number"]}
@@ -66,7 +71,9 @@ def apply(
         number = data.get(variable) if variable else None
         if not isinstance(number, str):
             continue
-        original = session.scalar(select(Ticket).where(Ticket.number == number.upper()))
+        original = session.scalar(
+            select(Ticket).where(Ticket.number == (numbers.canonical(number) or "-"))
+        )
         if original is None or original.id == ticket.id:
             continue
         ticket.duplicate_of_id = original.id

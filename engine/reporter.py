@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine import numbers
 from engine import timeline
 from engine.errors import Conflict
 from engine.errors import InvalidInput
@@ -63,7 +64,10 @@ def holds_secret(ticket: Ticket, secret: str | None) -> bool:
 
 def ticket_for_reporter(session: Session, number: str, secret: str | None) -> Ticket:
     """The ticket whose private link this is; NotFound for a wrong number or secret alike."""
-    ticket = session.scalar(select(Ticket).where(Ticket.number == number.upper()))
+    canonical = numbers.canonical(number)
+    ticket = None
+    if canonical is not None:
+        ticket = session.scalar(select(Ticket).where(Ticket.number == canonical))
     if ticket is None or not holds_secret(ticket, secret):
         raise NotFound(f"no ticket {number} for this link")
     return ticket
@@ -136,7 +140,8 @@ def follow(session: Session, *, number: str, contact: str, now: datetime) -> boo
         raise InvalidInput(
             "give a contact to be told of progress", fields={"contact": ["required"]}
         )
-    ticket = session.scalar(select(Ticket).where(Ticket.number == number.upper(), PUBLIC_TICKETS))
+    canonical = numbers.canonical(number) or "-"
+    ticket = session.scalar(select(Ticket).where(Ticket.number == canonical, PUBLIC_TICKETS))
     if ticket is None:
         raise NotFound(f"no ticket {number}")
     if ticket.closed_at is not None:

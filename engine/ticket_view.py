@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from engine import attachments
 from engine import definitions
 from engine import forms
+from engine import numbers
 from engine import reporter
 from engine import timeline
 from engine.errors import NotFound
@@ -96,7 +97,10 @@ class TicketView:
 
 def find(session: Session, number: str) -> Ticket:
     """A ticket by number, written any case; NotFound otherwise."""
-    ticket = session.scalar(select(Ticket).where(Ticket.number == number.strip().upper()))
+    canonical = numbers.canonical(number)
+    ticket = None
+    if canonical is not None:
+        ticket = session.scalar(select(Ticket).where(Ticket.number == canonical))
     if ticket is None:
         raise NotFound(f"no ticket {number}")
     return ticket
@@ -135,6 +139,7 @@ def ticket_view(
     photos = [
         Photo(a.id, a.purpose, a.width, a.height, a.linked_at is not None)
         for a in attachments.of_ticket(session, ticket.id, staff=seen.staff)
+        if seen.sees_photo(a.purpose, on_record=a.linked_at is not None)
     ]
     rating = session.get(Rating, ticket.id) if seen.sees_update(REPORTER) else None
     return TicketView(

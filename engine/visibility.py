@@ -35,6 +35,10 @@ HEAD_SUFFIX = "_head"
 
 PUBLIC_TICKETS = Ticket.confidential.is_(False)
 
+# Who a photo is for, by its purpose: the report's and the after-photos are the ticket's own;
+# photos sent with a reply or a dispute belong to the reporter's conversation.
+PHOTO_AUDIENCE = {"report": PUBLIC, "after": PUBLIC, "reply": REPORTER, "dispute": REPORTER}
+
 
 @dataclass(frozen=True)
 class Access:
@@ -49,6 +53,12 @@ class Access:
 
     def sees_update(self, audience: str) -> bool:
         return audience in self.audiences
+
+    def sees_photo(self, purpose: str, *, on_record: bool) -> bool:
+        """A photo of the ticket: by its purpose's audience; uploads not on record, staff."""
+        if not on_record and not self.staff:
+            return False
+        return self.sees_ticket and PHOTO_AUDIENCE.get(purpose, REPORTER) in self.audiences
 
 
 def access(ticket: Ticket, *, actor: Actor | None = None, reporter: bool = False) -> Access:

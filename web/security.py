@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 from flask import Response
+from flask import abort
 from flask import current_app
 from flask import request
 
@@ -23,6 +24,13 @@ def init_app(app: Flask) -> None:
     limiter.init_app(app)
 
     @app.before_request
+    def no_nul_bytes() -> None:
+        # No field of LAKSA holds a NUL byte, and PostgreSQL refuses one in text: a clear 400
+        # here, before any query, instead of a database error.
+        if _has_nul():
+            abort(400, "the request contains a NUL byte")
+
+    @app.before_request
     def protect_forms() -> None:
         if not request.path.startswith(API_PREFIX):
             csrf.protect()
@@ -35,6 +43,17 @@ def init_app(app: Flask) -> None:
         if response.mimetype == "text/html":
             response.headers.setdefault("Content-Security-Policy", _csp())
         return response
+
+
+def _has_nul() -> bool:
+    if "\x00" in request.path or any("\x00" in v for v in request.args.values()):
+        return True
+    if request.method in ("POST", "PUT", "PATCH"):
+        if request.is_json:
+            raw = request.get_data(cache=True)
+            return b"\\u0000" in raw or b"\x00" in raw
+        return any("\x00" in v for v in request.form.values())
+    return False
 
 
 def submit_limit() -> str:

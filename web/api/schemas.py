@@ -16,6 +16,14 @@ from engine.reporter import valid_contact
 KINDS = ("complaint", "aspiration", "information_request")
 
 
+class Text(fields.String):
+    """A string without the spaces around it (checked after they are gone)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text: str = super()._deserialize(value, attr, data, **kwargs)
+        return text.strip()
+
+
 def _contact(value: str) -> None:
     if not valid_contact(value):
         raise ValidationError("give an e-mail address or a phone number (8 to 15 digits)")
@@ -25,8 +33,8 @@ class ReporterSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    name = fields.String(validate=validate.Length(min=1, max=120))
-    contact = fields.String(
+    name = Text(validate=validate.Length(min=1, max=120))
+    contact = Text(
         validate=[validate.Length(min=3, max=200), _contact],
         metadata={"description": "e-mail address or phone number (8 to 15 digits)"},
     )
@@ -36,10 +44,10 @@ class LocationSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    address = fields.String(validate=validate.Length(max=300))
+    address = Text(validate=validate.Length(max=300))
     latitude = fields.Float(validate=validate.Range(min=-90, max=90))
     longitude = fields.Float(validate=validate.Range(min=-180, max=180))
-    kecamatan = fields.String(validate=validate.Length(min=1, max=80))
+    kecamatan = Text(validate=validate.Length(min=1, max=80))
 
 
 class TicketCreateSchema(Schema):
@@ -48,8 +56,8 @@ class TicketCreateSchema(Schema):
 
     kind = fields.String(load_default="complaint", validate=validate.OneOf(KINDS))
     category = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    title = fields.String(required=True, validate=validate.Length(min=3, max=200))
-    description = fields.String(required=True, validate=validate.Length(min=3, max=5000))
+    title = Text(required=True, validate=validate.Length(min=3, max=200))
+    description = Text(required=True, validate=validate.Length(min=3, max=5000))
     location = fields.Nested(LocationSchema, load_default=None)
     reporter = fields.Nested(ReporterSchema, load_default=None)
     anonymous = fields.Boolean(load_default=False)

@@ -40,6 +40,11 @@ KINDS = options(
 )
 
 
+def strip(value: Any) -> Any:
+    """Spaces around a value are not part of it (three spaces are not a title)."""
+    return value.strip() if isinstance(value, str) else value
+
+
 def _required(message: Any) -> InputRequired:
     return InputRequired(message=message)
 
@@ -56,6 +61,7 @@ class ReportForm(FlaskForm):
     )
     title = StringField(
         _l("Judul laporan"),
+        filters=[strip],
         validators=[
             _required(_l("Tulis judul laporan.")),
             Length(min=3, max=200, message=_l("Judul 3 sampai 200 karakter.")),
@@ -63,6 +69,7 @@ class ReportForm(FlaskForm):
     )
     description = TextAreaField(
         _l("Uraian"),
+        filters=[strip],
         validators=[
             _required(_l("Ceritakan apa yang terjadi.")),
             Length(min=3, max=5000, message=_l("Uraian 3 sampai 5.000 karakter.")),
@@ -70,6 +77,7 @@ class ReportForm(FlaskForm):
     )
     address = StringField(
         _l("Alamat atau patokan"),
+        filters=[strip],
         validators=[Optional(), Length(max=300, message=_l("Paling banyak 300 karakter."))],
     )
     kecamatan = SelectField(_l("Kecamatan"), validators=[Optional()])
@@ -84,10 +92,12 @@ class ReportForm(FlaskForm):
     photos = MultipleFileField(_l("Lampirkan foto"))
     name = StringField(
         _l("Nama"),
+        filters=[strip],
         validators=[Optional(), Length(max=120, message=_l("Paling banyak 120 karakter."))],
     )
     contact = StringField(
         _l("E-mail atau nomor HP"),
+        filters=[strip],
         validators=[Length(max=200, message=_l("Paling banyak 200 karakter."))],
     )
     anonymous = BooleanField(_l("Anonim: sembunyikan identitas saya"))
@@ -119,6 +129,7 @@ class TrackForm(FlaskForm):
 
     nomor = StringField(
         _l("Nomor laporan"),
+        filters=[strip],
         validators=[_required(_l("Tulis nomor laporan, misalnya LK-7KQ2M9XD."))],
     )
 

@@ -33,7 +33,7 @@ def _serve(attachment_id: int, *, thumb: bool) -> Response:
     ticket = session.get(Ticket, found.ticket_id)
     assert ticket is not None
     seen = access(ticket, actor=current_actor())
-    if not seen.sees_ticket or (found.linked_at is None and not seen.staff):
+    if not seen.sees_photo(found.purpose, on_record=found.linked_at is not None):
         abort(404)
     return send_photo(found, thumb=thumb, public=not ticket.confidential)
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app
+from flask import make_response
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -169,10 +170,15 @@ def _follow(form: ReportForm, photos: list[StoredImage], number: str) -> Respons
 @blp.get("/lapor/terkirim")
 def submitted() -> Response | str:
     """The receipt: the number and the private link, shown after the report is filed."""
-    receipt = cookie.get(RECEIPT)
+    receipt = cookie.pop(RECEIPT, None)  # shown once: a shared phone shows it to no one else
     if not receipt:
         return redirect(url_for("public.report"))
     link = url_for(
         "reporter.ticket", number=receipt["number"], secret=receipt["secret"], _external=True
     )
-    return render_template("public/submitted.html", number=receipt["number"], link=link)
+    response = make_response(
+        render_template("public/submitted.html", number=receipt["number"], link=link)
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response

@@ -108,9 +108,10 @@ def _answer(
     photos = uploads.Uploads([], [])
     if hasattr(form, "photo"):
         photos = uploads.receive("photo", limit=MAX_PHOTOS)
-        if photos.errors:
-            form.photo.errors = photos.errors
-    if not form.validate() or photos.errors:
+    valid = form.validate()  # clears the fields' errors, so the photo's come after
+    if photos.errors:
+        form.photo.errors = [*form.photo.errors, *photos.errors]
+    if not valid or photos.errors:
         return _page(number, secret, **{name: form})
     try:
         commands.correlate_message(

@@ -12,11 +12,13 @@ from wtforms.validators import Length
 from wtforms.validators import Optional
 
 from web.public.forms import options
+from web.public.forms import strip
 
 
 class ReplyForm(FlaskForm):
     text = TextAreaField(
         _l("Jawaban Anda"),
+        filters=[strip],
         validators=[
             InputRequired(message=_l("Tulis jawaban Anda.")),
             Length(min=2, max=4000, message=_l("Jawaban 2 sampai 4.000 karakter.")),
@@ -32,6 +34,7 @@ class ConfirmForm(FlaskForm):
 class DisputeForm(FlaskForm):
     reason = TextAreaField(
         _l("Mengapa belum selesai?"),
+        filters=[strip],
         validators=[
             InputRequired(message=_l("Tulis alasan Anda.")),
             Length(min=3, max=4000, message=_l("Alasan 3 sampai 4.000 karakter.")),
@@ -59,5 +62,6 @@ class RatingForm(FlaskForm):
     )
     comment = TextAreaField(
         _l("Komentar (boleh dikosongkan)"),
+        filters=[strip],
         validators=[Optional(), Length(max=2000, message=_l("Paling banyak 2.000 karakter."))],
     )
