@@ -20,6 +20,7 @@ from engine.errors import Forbidden
 from engine.errors import NotFound
 from engine.identity import Actor
 from engine.models import HumanTask
+from engine.models import ProcessInstance
 from engine.models import Ticket
 
 
@@ -34,6 +35,12 @@ def _open_task(session: Session, task_id: int, actor: Actor) -> tuple[HumanTask,
     task, number = found
     if task.candidate_group not in actor.groups:
         raise Forbidden(f"task {task_id} belongs to group '{task.candidate_group}'")
+    # The instance row first, as every command locks it, then the task row: the same order
+    # as complete_task, so a claim racing a completion waits instead of deadlocking.
+    session.execute(
+        select(ProcessInstance.id).where(ProcessInstance.id == task.instance_id).with_for_update()
+    )
+    session.refresh(task)
     if task.completed_at is not None:
         raise Conflict(f"task {task_id} is no longer open")
     return task, number

@@ -210,7 +210,8 @@ def complete_task(
     )
     bundle = definitions.bundle_for(session, definition)
     schema = bundle.forms.get(task.form) if task.form else None
-    form_data = links.checked_references(session, ticket, schema, forms.validated(schema, data))
+    form_data = forms.validated(schema, links.normalized(schema, data))
+    form_data = links.checked_references(session, ticket, schema, form_data)
     attachments.link_form_photos(
         session, ticket_id=ticket.id, schema=schema, data=form_data, now=now
     )

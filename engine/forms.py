@@ -45,8 +45,8 @@ def validated(schema: dict[str, Any] | None, data: Mapping[str, Any]) -> dict[st
     for error in validator.iter_errors(dict(data)):
         if error.validator == "additionalProperties" and not error.absolute_path:
             continue  # reported per field above
-        path = ".".join(str(p) for p in error.absolute_path) or _required_field(error) or "_form"
-        errors.setdefault(path, []).append(error.message)
+        for path in _fields_of(error):
+            errors.setdefault(path, []).append(error.message)
     if errors:
         raise FormInvalid("the form has errors", fields=errors, problems=problems(schema, data))
     return dict(data)
@@ -78,16 +78,21 @@ def problems(schema: Mapping[str, Any], data: Mapping[str, Any]) -> list[Problem
     for error in sorted(validator.iter_errors(dict(data)), key=lambda e: e.path):
         if error.validator == "additionalProperties" and not error.absolute_path:
             continue
-        name = ".".join(str(p) for p in error.absolute_path) or _required_field(error) or "_form"
-        found.setdefault(name, Problem(name, str(error.validator), error.validator_value))
+        for name in _fields_of(error):
+            found.setdefault(name, Problem(name, str(error.validator), error.validator_value))
     return list(found.values())
 
 
-def _required_field(error: Any) -> str | None:
+def _fields_of(error: Any) -> list[str]:
+    """The fields an error is about: its path, or every property a ``required`` misses."""
+    path = ".".join(str(p) for p in error.absolute_path)
+    if path:
+        return [path]
     if error.validator == "required" and isinstance(error.instance, dict):
         missing = [k for k in error.validator_value if k not in error.instance]
-        return missing[0] if missing else None
-    return None
+        if missing:
+            return missing
+    return ["_form"]
 
 
 TITLE_KEY = "x-laksa-title"  # {"id": "...", "en": "..."}: a field's label in each language

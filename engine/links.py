@@ -31,6 +31,21 @@ from engine.visibility import STAFF
 LINKS_PROPERTY = "links_to"
 
 
+class SelfReference(InvalidInput):
+    """A ticket named as its own original."""
+
+
+def normalized(schema: Mapping[str, Any] | None, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The form data with each ticket reference written as its canonical number (any case and
+    with or without "LK-" typed), so the schema's pattern checks the number, not its case."""
+    result = dict(data)
+    for name, spec in ((schema or {}).get("properties") or {}).items():
+        value = data.get(name)
+        if isinstance(spec, Mapping) and spec.get(TICKET_KEY) and isinstance(value, str):
+            result[name] = numbers.canonical(value) or value
+    return result
+
+
 def checked_references(
     session: Session, ticket: Ticket, schema: Mapping[str, Any] | None, data: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -48,7 +63,7 @@ def checked_references(
                 "not a ticket number", fields={name: ["a ticket number, e.g. LK-7KQ2M9XD"]}
             )
         if number == ticket.number:
-            raise InvalidInput(
+            raise SelfReference(
                 "a ticket cannot refer to itself", fields={name: ["give another ticket's number"]}
             )
         if session.scalar(select(Ticket.id).where(Ticket.number == number)) is None:

@@ -3,6 +3,8 @@ one audit event per move on an intact chain, and the instance's version left alo
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -239,4 +241,57 @@ def test_a_claim_does_not_lock_out_a_colleague_from_completing(backend_factory):
         task = session.get(HumanTask, task_id)
         assert task is not None
         assert task.completed_by == BUDI.name
+        assert audit.verify(session) == []
+
+
+def test_a_claim_racing_a_completion_of_the_same_task_never_deadlocks(
+    backend_url, backend_factory, monkeypatch
+):
+    number = submit(backend_factory)
+    task_id, version, _ = verify_task(backend_factory, number)
+    task_updated = threading.Event()
+    real_note = audit.note
+
+    def slow_note(*args, **kwargs):
+        task_updated.set()
+        time.sleep(1.5)  # the completion starts meanwhile
+        return real_note(*args, **kwargs)
+
+    monkeypatch.setattr(audit, "note", slow_note)
+    outcomes: dict[str, BaseException | None] = {}
+
+    def run(name, action):
+        try:
+            action()
+            outcomes[name] = None
+        except BaseException as exc:  # reported below
+            outcomes[name] = exc
+
+    def completion():
+        with backend_factory.begin() as session:
+            commands.complete_task(
+                session,
+                task_id=task_id,
+                actor=BUDI,
+                data={"decision": "route"},
+                now=LATER,
+                expected_version=version,
+            )
+
+    claiming = threading.Thread(
+        target=run, args=("claim", lambda: claim(backend_factory, task_id, ANI))
+    )
+    claiming.start()
+    assert task_updated.wait(10)
+    completing = threading.Thread(target=run, args=("complete", completion))
+    completing.start()
+    claiming.join(30)
+    completing.join(30)
+    assert set(outcomes) == {"claim", "complete"}
+    unexpected = {
+        k: v for k, v in outcomes.items() if v is not None and not isinstance(v, Conflict)
+    }
+    assert unexpected == {}
+    assert outcomes["complete"] is None  # a claim never stops a completion
+    with backend_factory() as session:
         assert audit.verify(session) == []

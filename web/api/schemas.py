@@ -195,6 +195,7 @@ class TaskDetailSchema(Schema):
     schema = fields.Dict(allow_none=True, metadata={"description": "the form's JSON Schema"})
     fields_ = fields.List(
         fields.Dict(),
+        attribute="fields",
         data_key="fields",
         metadata={"description": "the form's fields as the page renders them, in ?lang="},
     )

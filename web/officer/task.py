@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 from engine import attachments
 from engine import claims
 from engine import commands
+from engine import links
 from engine.errors import Conflict
 from engine.errors import InvalidInput
 from engine.forms import FormInvalid
@@ -93,9 +94,11 @@ def complete(task_id: int) -> Response | str | tuple[str, int]:
         return _page(view, posted=posted, kept=taskform.kept(posted), version=version)
     except InvalidInput as exc:
         session.rollback()
-        posted.errors = {
-            name: [gettext("Tidak ada laporan dengan nomor itu.")] for name in exc.fields
-        }
+        if isinstance(exc, links.SelfReference):
+            said = gettext("Tulis nomor laporan lain, bukan nomor laporan ini sendiri.")
+        else:
+            said = gettext("Tidak ada laporan dengan nomor itu.")
+        posted.errors = {name: [said] for name in exc.fields}
         return _page(view, posted=posted, kept=taskform.kept(posted), version=version)
     except Conflict:
         session.rollback()
