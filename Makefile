@@ -77,6 +77,7 @@ fmt: venv
 bench: venv
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/timers.py
+	$(BIN)/python bench/reads.py
 
 services:
 	@bash .ci/services.sh

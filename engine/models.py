@@ -365,6 +365,16 @@ class StatCount(Base):
     count: Mapped[int]
 
 
+class StatMedian(Base):
+    """The median of each ``StatDuration`` histogram, kept with it so pages read one row."""
+
+    __tablename__ = "stat_median"
+    metric: Mapped[str] = mapped_column(String(20), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    hours: Mapped[float | None]
+
+
 class StatDuration(Base):
     """A histogram of durations (hours from receipt), kept like ``StatCount``."""
 

@@ -32,6 +32,7 @@ from sqlalchemy import Table
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
@@ -39,6 +40,7 @@ from sqlalchemy.orm import Session
 from engine.calendar import JAKARTA
 from engine.models import StatCount
 from engine.models import StatDuration
+from engine.models import StatMedian
 from engine.models import Ticket
 
 DIMENSIONS = ("all", "category", "opd", "kecamatan", "month")
@@ -51,6 +53,8 @@ RESOLUTION = "resolution"
 
 _COUNT: Table = StatCount.__table__  # type: ignore[assignment]
 _DURATION: Table = StatDuration.__table__  # type: ignore[assignment]
+_MEDIAN: Table = StatMedian.__table__  # type: ignore[assignment]
+_MEDIAN_KEY = ["metric", "dimension", "key"]
 
 _WEEKS_FROM = 120 * 24  # hours: weekly buckets from 120 days on
 CountKey = tuple[str, str, str, bool]  # dimension, key, state, late
@@ -142,14 +146,42 @@ def apply(session: Session, before: Cells, after: Cells) -> None:
     for (dimension, key, state, late), n in sorted(count_delta.items()):
         row = {"dimension": dimension, "key": key, "state": state, "late": late, "count": n}
         conn.execute(_upsert(dialect, _COUNT, row, ["dimension", "key", "state", "late"]))
+    histograms = sorted({(m, d, k) for (m, d, k, _), n in duration_delta.items() if n})
+    # Each histogram's median row is locked first (a no-op upsert), so two commands moving the
+    # same histogram take turns and the second computes its median from the first's counts.
+    for metric, dimension, key in histograms:
+        row = {"metric": metric, "dimension": dimension, "key": key, "hours": None}
+        conn.execute(_upsert(dialect, _MEDIAN, row, _MEDIAN_KEY, keep="hours"))
     for (metric, dimension, key, b), n in sorted(duration_delta.items()):
         row = {"metric": metric, "dimension": dimension, "key": key, "bucket": b, "count": n}
         conn.execute(_upsert(dialect, _DURATION, row, ["metric", "dimension", "key", "bucket"]))
+    for metric, dimension, key in histograms:
+        where = (
+            (_DURATION.c.metric == metric)
+            & (_DURATION.c.dimension == dimension)
+            & (_DURATION.c.key == key)
+        )
+        buckets = conn.execute(select(_DURATION.c.bucket, _DURATION.c.count).where(where)).all()
+        conn.execute(
+            update(_MEDIAN)
+            .where(
+                _MEDIAN.c.metric == metric,
+                _MEDIAN.c.dimension == dimension,
+                _MEDIAN.c.key == key,
+            )
+            .values(hours=median_of((b, n) for b, n in buckets if n))
+        )
 
 
-def _upsert(dialect: str, table: Table, row: Mapping[str, Any], keys: list[str]) -> Any:
+def _upsert(
+    dialect: str, table: Table, row: Mapping[str, Any], keys: list[str], *, keep: str | None = None
+) -> Any:
+    """Add ``row``'s count to the row of the same keys (or, with ``keep``, leave that column
+    as it is: the row is only locked)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table).values(**row)
+    if keep is not None:
+        return statement.on_conflict_do_update(index_elements=keys, set_={keep: table.c[keep]})
     return statement.on_conflict_do_update(
         index_elements=keys, set_={"count": table.c.count + statement.excluded.count}
     )
@@ -171,6 +203,7 @@ def rebuild(session: Session) -> int:
     counts, durations = recount(session.scalars(select(Ticket)).yield_per(1000))
     session.execute(delete(StatCount))
     session.execute(delete(StatDuration))
+    session.execute(delete(StatMedian))
     if counts:
         session.execute(
             insert(StatCount),
@@ -187,16 +220,45 @@ def rebuild(session: Session) -> int:
                 for (m, d, k, b), n in durations.items()
             ],
         )
+        session.execute(
+            insert(StatMedian),
+            [
+                {"metric": m, "dimension": d, "key": k, "hours": hours}
+                for (m, d, k), hours in medians(durations).items()
+            ],
+        )
     return sum(n for (d, *_), n in counts.items() if d == "all")
 
 
 def rebuild_if_missing(session: Session) -> int:
-    """Rebuild the counts when tickets exist but nothing was ever counted; 0 otherwise."""
-    if session.scalar(select(StatCount.dimension).limit(1)) is not None:
+    """Rebuild the counts when tickets exist but nothing (or no median) was ever counted."""
+    counted = session.scalar(select(StatCount.dimension).limit(1)) is not None
+    medians_missing = (
+        session.scalar(select(StatDuration.metric).limit(1)) is not None
+        and session.scalar(select(StatMedian.metric).limit(1)) is None
+    )
+    if counted and not medians_missing:
         return 0
     if session.scalar(select(Ticket.id).limit(1)) is None:
         return 0
     return rebuild(session)
+
+
+def medians(durations: Counter[DurationKey]) -> dict[tuple[str, str, str], float | None]:
+    """Each histogram's median, from durations counted as ``recount`` counts them."""
+    histograms: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
+    for (metric, dimension, key, b), n in durations.items():
+        if n:
+            histograms.setdefault((metric, dimension, key), []).append((b, n))
+    return {k: median_of(v) for k, v in histograms.items()}
+
+
+def stored_medians(session: Session) -> dict[tuple[str, str, str], float | None]:
+    """The medians kept in the database (histograms that ever had a count)."""
+    return {
+        (m.metric, m.dimension, m.key): m.hours
+        for m in session.execute(select(StatMedian)).scalars()
+    }
 
 
 def stored(session: Session) -> tuple[Counter[CountKey], Counter[DurationKey]]:
@@ -254,7 +316,7 @@ class CityStats:
 
 
 def read(session: Session) -> CityStats:
-    """Every dimension's figures from the kept counts (two small queries)."""
+    """Every dimension's figures from the kept counts and medians (two small queries)."""
     figures: dict[str, dict[str, Figures]] = {d: {} for d in DIMENSIONS}
     for dimension, key, state, late, count in session.execute(
         select(
@@ -278,24 +340,16 @@ def read(session: Session) -> CityStats:
                 f.in_process += count
             if late:
                 f.open_overdue += count
-    histograms: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
-    for metric, dimension, key, b, count in session.execute(
-        select(
-            _DURATION.c.metric,
-            _DURATION.c.dimension,
-            _DURATION.c.key,
-            _DURATION.c.bucket,
-            _DURATION.c.count,
-        ).where(_DURATION.c.count != 0)
+    for metric, dimension, key, hours in session.execute(
+        select(_MEDIAN.c.metric, _MEDIAN.c.dimension, _MEDIAN.c.key, _MEDIAN.c.hours).where(
+            _MEDIAN.c.hours.is_not(None)
+        )
     ):
-        histograms.setdefault((metric, dimension, key), []).append((b, count))
-    for (metric, dimension, key), buckets in histograms.items():
         f = figures.setdefault(dimension, {}).setdefault(key, Figures())
-        value = median_of(buckets)
         if metric == FIRST_RESPONSE:
-            f.median_first_response_hours = value
+            f.median_first_response_hours = hours
         elif metric == RESOLUTION:
-            f.median_resolution_hours = value
+            f.median_resolution_hours = hours
     totals = figures["all"].get("", Figures())
     return CityStats(totals, {d: figures[d] for d in DIMENSIONS if d != "all"})
 
