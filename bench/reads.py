@@ -15,9 +15,9 @@ fixed), ``process_instance`` (a one-byte placeholder state: pages never load it)
 officer's public or reporter-only notes, the reporter's messages), ``attachment`` (a tenth of
 the reports carry photos; every ticket of an infrastructure category resolved has its
 after-photo, as the workflow's ``photo_check`` demands) pointing at real JPEGs in the media
-store, and ``gallery_item`` for the fixed, public ones with both photos. ``stat_count`` and
-``stat_duration`` (and ``stat_median``) hold exactly what ``engine.tally`` would have kept: ``tally.cells`` of every
-generated ticket, summed.
+store, and ``gallery_item`` for the fixed, public ones with both photos. ``stat_count``,
+``stat_duration`` and ``stat_median`` hold exactly what ``engine.tally`` would have kept:
+``tally.cells`` of every generated ticket, summed, and the medians of those histograms.
 
 Backends: a SQLite file in a temporary folder (``TMPDIR`` chooses where), and PostgreSQL in a
 fresh schema (created, selected with ``search_path``, dropped at the end) when
