@@ -32,7 +32,7 @@ from sqlalchemy import Table
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
-from sqlalchemy import update
+from sqlalchemy import tuple_
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
@@ -55,6 +55,8 @@ _COUNT: Table = StatCount.__table__  # type: ignore[assignment]
 _DURATION: Table = StatDuration.__table__  # type: ignore[assignment]
 _MEDIAN: Table = StatMedian.__table__  # type: ignore[assignment]
 _MEDIAN_KEY = ["metric", "dimension", "key"]
+_COUNT_KEY = ["dimension", "key", "state", "late"]
+_DURATION_KEY = ["metric", "dimension", "key", "bucket"]
 
 _WEEKS_FROM = 120 * 24  # hours: weekly buckets from 120 days on
 CountKey = tuple[str, str, str, bool]  # dimension, key, state, late
@@ -133,7 +135,10 @@ def cells(ticket: Ticket) -> Cells:
 def apply(session: Session, before: Cells, after: Cells) -> None:
     """Move the counts of one ticket from its ``before`` cells to its ``after`` cells.
 
-    Rows are upserted in a fixed order, so two commands never wait on each other in a cycle.
+    At most five statements, each over rows in a fixed order, so two commands never wait on
+    each other in a cycle: the counts; the medians of the histograms that move (locked first,
+    so two commands moving one histogram take turns and the second computes its median from
+    the first's counts); the histograms; their buckets read back; their new medians.
     """
     if before == after:
         return
@@ -143,48 +148,67 @@ def apply(session: Session, before: Cells, after: Cells) -> None:
     duration_delta.subtract(dict.fromkeys(before.durations - after.durations, 1))
     conn = session.connection()
     dialect = session.get_bind().dialect.name
-    for (dimension, key, state, late), n in sorted(count_delta.items()):
-        row = {"dimension": dimension, "key": key, "state": state, "late": late, "count": n}
-        conn.execute(_upsert(dialect, _COUNT, row, ["dimension", "key", "state", "late"]))
+    counts = [
+        {"dimension": d, "key": k, "state": state, "late": late, "count": n}
+        for (d, k, state, late), n in sorted(count_delta.items())
+        if n
+    ]
+    if counts:
+        conn.execute(_upsert(dialect, _COUNT, counts, _COUNT_KEY, add="count"))
     histograms = sorted({(m, d, k) for (m, d, k, _), n in duration_delta.items() if n})
-    # Each histogram's median row is locked first (a no-op upsert), so two commands moving the
-    # same histogram take turns and the second computes its median from the first's counts.
-    for metric, dimension, key in histograms:
-        row = {"metric": metric, "dimension": dimension, "key": key, "hours": None}
-        conn.execute(_upsert(dialect, _MEDIAN, row, _MEDIAN_KEY, keep="hours"))
-    for (metric, dimension, key, b), n in sorted(duration_delta.items()):
-        row = {"metric": metric, "dimension": dimension, "key": key, "bucket": b, "count": n}
-        conn.execute(_upsert(dialect, _DURATION, row, ["metric", "dimension", "key", "bucket"]))
-    for metric, dimension, key in histograms:
-        where = (
-            (_DURATION.c.metric == metric)
-            & (_DURATION.c.dimension == dimension)
-            & (_DURATION.c.key == key)
+    if not histograms:
+        return
+    locks = [{"metric": m, "dimension": d, "key": k, "hours": None} for m, d, k in histograms]
+    conn.execute(_upsert(dialect, _MEDIAN, locks, _MEDIAN_KEY, keep="hours"))
+    durations = [
+        {"metric": m, "dimension": d, "key": k, "bucket": b, "count": n}
+        for (m, d, k, b), n in sorted(duration_delta.items())
+        if n
+    ]
+    conn.execute(_upsert(dialect, _DURATION, durations, _DURATION_KEY, add="count"))
+    buckets: dict[tuple[str, str, str], list[tuple[int, int]]] = {h: [] for h in histograms}
+    for m, d, k, b, n in conn.execute(
+        select(
+            _DURATION.c.metric,
+            _DURATION.c.dimension,
+            _DURATION.c.key,
+            _DURATION.c.bucket,
+            _DURATION.c.count,
+        ).where(
+            tuple_(_DURATION.c.metric, _DURATION.c.dimension, _DURATION.c.key).in_(histograms),
+            _DURATION.c.count != 0,
         )
-        buckets = conn.execute(select(_DURATION.c.bucket, _DURATION.c.count).where(where)).all()
-        conn.execute(
-            update(_MEDIAN)
-            .where(
-                _MEDIAN.c.metric == metric,
-                _MEDIAN.c.dimension == dimension,
-                _MEDIAN.c.key == key,
-            )
-            .values(hours=median_of((b, n) for b, n in buckets if n))
-        )
+    ):
+        buckets[(m, d, k)].append((b, n))
+    medians = [
+        {"metric": m, "dimension": d, "key": k, "hours": median_of(buckets[(m, d, k)])}
+        for m, d, k in histograms
+    ]
+    conn.execute(_upsert(dialect, _MEDIAN, medians, _MEDIAN_KEY, replace="hours"))
 
 
 def _upsert(
-    dialect: str, table: Table, row: Mapping[str, Any], keys: list[str], *, keep: str | None = None
+    dialect: str,
+    table: Table,
+    rows: list[dict[str, Any]],
+    keys: list[str],
+    *,
+    add: str | None = None,
+    keep: str | None = None,
+    replace: str | None = None,
 ) -> Any:
-    """Add ``row``'s count to the row of the same keys (or, with ``keep``, leave that column
-    as it is: the row is only locked)."""
+    """One INSERT of ``rows``; where a row of the same keys exists, ``add`` the column's new
+    value to it, ``keep`` it as it is (the row is only locked), or ``replace`` it."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values(**row)
-    if keep is not None:
-        return statement.on_conflict_do_update(index_elements=keys, set_={keep: table.c[keep]})
-    return statement.on_conflict_do_update(
-        index_elements=keys, set_={"count": table.c.count + statement.excluded.count}
-    )
+    statement = insert(table).values(rows)
+    if add is not None:
+        change = {add: table.c[add] + statement.excluded[add]}
+    elif keep is not None:
+        change = {keep: table.c[keep]}
+    else:
+        assert replace is not None
+        change = {replace: statement.excluded[replace]}
+    return statement.on_conflict_do_update(index_elements=keys, set_=change)
 
 
 def recount(tickets: Iterable[Ticket]) -> tuple[Counter[CountKey], Counter[DurationKey]]:
