@@ -1,4 +1,4 @@
-"""Read latency of the public pages on a city-sized database, through the real Flask app.
+"""Read latency of the public pages and an officer's pages on a city-sized database (Flask app).
 
     .venv/bin/python bench/reads.py [--tickets 1000000] [--backend sqlite|postgres|both]
                                     [--samples 300] [--warmup 30] [--seed 1] [--keep]
@@ -7,17 +7,23 @@ Fills a database with ``--tickets`` tickets as the engine would have left them a
 of a city's complaints (schema from ``Base.metadata.create_all``, ``workflows/`` deployed, the
 demo city), then times ``GET /laporan/<number>``, ``/statistik``, ``/galeri`` and
 ``/galeri?kategori=<code>`` through ``web.app.create_app(...).test_client()`` (routing,
-session, queries, Jinja rendering). The last line printed is one JSON object.
+session, queries, Jinja rendering), and, signed in as an officer of ``dpupr`` (the largest OPD)
+with a second client, the inbox ``GET /petugas`` and ``GET /petugas/tugas/<id>`` of random open
+``dpupr`` tasks. The last line printed is one JSON object.
 
-Rows written per ticket: ``ticket`` (states mixed like a real city: ~95% closed, most of them
-fixed), ``process_instance`` (a one-byte placeholder state: pages never load it),
-``ticket_update`` (the public status entries the engine writes on the ticket's path, the
-officer's public or reporter-only notes, the reporter's messages), ``attachment`` (a tenth of
-the reports carry photos; every ticket of an infrastructure category resolved has its
-after-photo, as the workflow's ``photo_check`` demands) pointing at real JPEGs in the media
-store, and ``gallery_item`` for the fixed, public ones with both photos. ``stat_count``,
-``stat_duration`` and ``stat_median`` hold exactly what ``engine.tally`` would have kept:
-``tally.cells`` of every generated ticket, summed, and the medians of those histograms.
+Rows written per ticket: ``ticket`` (states mixed like a city with a backlog: about a fifth
+open, sized so that the open tasks are ``--tickets`` / 5; most closed ones fixed),
+``process_instance`` (a one-byte placeholder state: pages never load it), ``ticket_update``
+(the public status entries the engine writes on the ticket's path, the officer's public or
+reporter-only notes, the reporter's messages), ``attachment`` (a tenth of the reports carry
+photos; every ticket of an infrastructure category resolved has its after-photo, as the
+workflow's ``photo_check`` demands) pointing at real JPEGs in the media store, and
+``gallery_item`` for the fixed, public ones with both photos. Open tickets get their open
+``human_task`` rows (the stage's task, titled, formed and grouped as in
+``workflows/complaint.bpmn``; the OPD head's and the supervisor's reviews where handling is
+overdue) and an ``audit_event`` trail of 6-12 entries. ``stat_count``, ``stat_duration`` and
+``stat_median`` hold exactly what ``engine.tally`` would have kept: ``tally.cells`` of every
+generated ticket, summed, and the medians of those histograms.
 
 Backends: a SQLite file in a temporary folder (``TMPDIR`` chooses where), and PostgreSQL in a
 fresh schema (created, selected with ``search_path``, dropped at the end) when
@@ -44,6 +50,7 @@ import tempfile
 import time
 import traceback
 import uuid
+import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -78,8 +85,12 @@ from engine import tally
 from engine.db import Base
 from engine.db import make_engine
 from engine.db import make_session_factory
+from engine.identity import create_user
+from engine.inbox import PAGE as INBOX_PAGE
 from engine.models import Attachment
+from engine.models import AuditEvent
 from engine.models import GalleryItem
+from engine.models import HumanTask
 from engine.models import ProcessInstance
 from engine.models import Ticket
 from engine.models import TicketUpdate
@@ -87,13 +98,28 @@ from engine.settings import REPO_ROOT
 from engine.settings import Settings
 from web.app import create_app
 
-TARGETS_MS = {"ticket": 30.0, "statistics": 50.0, "gallery": 30.0, "gallery_category": 30.0}
+TARGETS_MS = {
+    "ticket": 30.0,
+    "statistics": 50.0,
+    "gallery": 30.0,
+    "gallery_category": 30.0,
+    "inbox": 20.0,
+    "task": 30.0,
+}
 PATHS = {
     "ticket": "/laporan/<number>",
     "statistics": "/statistik",
     "gallery": "/galeri",
     "gallery_category": "/galeri?kategori=<code>",
+    "inbox": "/petugas",
+    "task": "/petugas/tugas/<id>",
 }
+# The officer's pages: what a signed-in response must contain to count as the page.
+MARKERS = {"inbox": 'class="task-row', "task": "task-form"}
+OFFICER_GROUP = "dpupr"  # the largest OPD: 40% of the categories' weight
+OFFICER = ("petugas_bench", "kata-sandi-bench-1")  # username, password (role "officer")
+OPEN_TASKS_PER_TICKET = 0.2  # open human tasks: 200,000 at 1,000,000 tickets
+PILOT = 20_000  # open tickets simulated to size the open share
 BATCH = 10_000  # tickets per batch (each batch: one executemany or COPY per table)
 SPAN = timedelta(days=730)  # tickets received over the last 24 months
 NUMBER_SPACE = 32**8  # LK- + 8 Crockford base32 characters
@@ -157,24 +183,160 @@ STREETS = [
     "Jl. Benteng Betawi",
 ]
 NAMES = ["Budi", "Siti", "Agus", "Dewi", "Rudi", "Ani", "Joko", "Wati", "Hendra", "Rina"]
-# Closed ~95% (fixed 76%: confirmed by the reporter or closed after 10 silent working days),
-# open ~5% (3% verification / dispatched / in progress, 1.5% waiting for follow-up).
-STATES = {
+# Closed tickets (fixed 80%: confirmed by the reporter or closed after 10 silent working days).
+CLOSED_STATES = {
     "confirmed": 30.0,
     "closed": 46.0,
     "archived": 8.5,
     "forwarded": 5.0,
     "duplicate": 4.0,
     "closed_no_reply": 1.5,
-    "verification": 0.6,
-    "dispatched": 0.6,
-    "in_progress": 1.8,
-    "waiting_follow_up": 1.5,
-    "waiting_info": 0.2,
-    "resolved": 0.2,
-    "reopened": 0.05,
-    "rerouting": 0.05,
 }
+# Open tickets: a city with a backlog (the open share is sized so that open human tasks are
+# OPEN_TASKS_PER_TICKET of the tickets, about a fifth of them open). A quarter of the open
+# tasks wait at the verifier desk, most at the OPDs; waiting_info and resolved wait for the
+# reporter (no task). A third of the tickets with a deadline are past it (OVERDUE_SHARE).
+OPEN_STATES = {
+    "verification": 22.0,
+    "rerouting": 2.0,
+    "dispatched": 12.0,
+    "in_progress": 34.0,
+    "waiting_follow_up": 16.0,
+    "waiting_info": 5.0,
+    "resolved": 8.0,
+    "reopened": 1.0,
+}
+OVERDUE_SHARE = 1 / 3
+HEAD_REVIEW_OPEN = 0.5  # overdue handling: the OPD head's review still open
+SUPERVISOR_REVIEW_OPEN = 0.5  # past the grace: the supervisor's review still open
+CLAIMED_SHARE = 0.1  # open tasks someone has claimed
+GRACE = timedelta(days=3)  # past the deadline by this much: level 2, the supervisor's review
+
+# The audit trail of an open ticket's path, step by step, as the engine writes it: the
+# command's own entry, one element_completed per BPMN element passed, status_changed when the
+# status moved (engine.commands._save). Element ids are checked against the BPMN.
+SUBMITTED = (
+    ("ticket_submitted", None),
+    ("element_completed", "received"),
+    ("element_completed", "verification_clock_started"),
+    ("status_changed", None),
+)
+_VERIFIED = (
+    ("task_completed", "verify"),
+    ("element_completed", "verify"),
+    ("element_completed", "verification_clock_stopped"),
+    ("element_completed", "verification_outcome"),
+    ("element_completed", "prepare_routing"),
+    ("element_completed", "route"),
+    ("element_completed", "routing_found"),
+)
+ROUTED = (*_VERIFIED, ("element_completed", "ack_clock_started"), ("status_changed", None))
+NOT_ROUTED = (
+    *_VERIFIED,
+    ("element_completed", "routing_incident"),
+    ("element_completed", "rerouting_clock_started"),
+    ("status_changed", None),
+)
+ACKNOWLEDGED = (
+    ("task_completed", "acknowledge"),
+    ("element_completed", "acknowledge"),
+    ("element_completed", "ack_clock_stopped"),
+    ("element_completed", "ack_outcome"),
+    ("element_completed", "resolution_target"),
+    ("element_completed", "resolution_clock_started"),
+    ("status_changed", None),
+)
+PAUSED = (
+    ("task_completed", "handle"),
+    ("element_completed", "handle"),
+    ("element_completed", "handle_outcome"),
+    ("element_completed", "resolution_clock_paused_for_follow_up"),
+    ("status_changed", None),
+)
+RESOLVED = (
+    ("task_completed", "handle"),
+    ("element_completed", "handle"),
+    ("element_completed", "handling_ended"),
+    ("element_completed", "handle_outcome"),
+    ("element_completed", "resolution_clock_fulfilled"),
+    ("element_completed", "photo_check"),
+    ("element_completed", "resolved"),
+    ("status_changed", None),
+)
+DISPUTED = (
+    ("message_correlated", None),
+    ("element_completed", "reporter_disputed"),
+    ("element_completed", "reopened"),
+    ("status_changed", None),
+)
+# The deadline timer of each open task firing (the sweep's command), then its path.
+OVERDUE = {
+    "verify": ("verification_overdue", "escalate_verification", "verification_escalated"),
+    "route_manually": ("rerouting_overdue", "rerouting_escalated"),
+    "acknowledge": ("acknowledgement_overdue", "acknowledgement_escalated"),
+    "handle": ("resolution_overdue", "escalated_to_head"),
+    "follow_up": ("follow_up_overdue", "follow_up_escalated"),
+    "acknowledge_reopened": (
+        "reopen_acknowledgement_overdue",
+        "reopen_acknowledgement_escalated",
+    ),
+}
+SUPERVISOR_ESCALATION = ("supervisor_escalation", "escalated_to_supervisor")
+# The open task of each open state (waiting_info and resolved wait for the reporter).
+TASK_OF = {
+    "verification": "verify",
+    "rerouting": "route_manually",
+    "dispatched": "acknowledge",
+    "in_progress": "handle",
+    "waiting_follow_up": "follow_up",
+    "reopened": "acknowledge_reopened",
+}
+AUDIT_EVENTS = (6, 12)  # audit rows per instance with an open task (first and latest kept)
+GENESIS = "0" * 64
+BPMN_FILE = REPO_ROOT / "workflows" / "complaint.bpmn"
+_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+_SPIFF = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
+
+
+@dataclass(frozen=True)
+class UserTask:
+    name: str  # the BPMN name: human_task.title
+    form: str | None
+    lane: str  # the lane's name: a group, "{opd}" bound from the process data
+
+
+def bpmn_user_tasks(path: Path = BPMN_FILE) -> dict[str, UserTask]:
+    """The workflow's user tasks (name, form, lane), read from the BPMN; every element id the
+    generated trails name must be in it."""
+    process = ET.parse(path).getroot().find(f"{_BPMN}process")
+    assert process is not None
+    lanes = {
+        ref.text: lane.get("name", "")
+        for lane in process.iter(f"{_BPMN}lane")
+        for ref in lane.findall(f"{_BPMN}flowNodeRef")
+    }
+    tasks = {}
+    for node in process.iter(f"{_BPMN}userTask"):
+        form = next(
+            (
+                p.get("value")
+                for p in node.iter(f"{_SPIFF}property")
+                if p.get("name") == definitions.FORM_PROPERTY
+            ),
+            None,
+        )
+        element = node.get("id", "")
+        tasks[element] = UserTask(node.get("name", element), form, lanes[element])
+    ids = {node.get("id") for node in process.iter() if node.get("id")}
+    named = {e for step in (SUBMITTED, ROUTED, NOT_ROUTED, ACKNOWLEDGED) for _, e in step}
+    named |= {e for step in (PAUSED, RESOLVED, DISPUTED) for _, e in step}
+    named |= {e for path in OVERDUE.values() for e in path} | set(SUPERVISOR_ESCALATION)
+    named |= set(OVERDUE) | set(TASK_OF.values()) | {"head_review", "supervisor_review"}
+    missing = sorted(e for e in named if e is not None and e not in ids)
+    assert not missing, f"not in {path.name}: {missing}"
+    return tasks
+
+
 COMPLEXITY_TARGET_H = {"simple": 7 * 24, "medium": 20 * 24, "complex": 84 * 24}
 COMPLEXITY_HANDLE_MEDIAN_H = {"simple": 60, "medium": 200, "complex": 600}
 
@@ -245,6 +407,34 @@ UPDATE_COLUMNS = (
     "text",
     "attachment_id",
 )
+TASK_COLUMNS = (
+    "id",
+    "instance_id",
+    "ticket_id",
+    "category",
+    "kecamatan",
+    "task_guid",
+    "element_id",
+    "title",
+    "candidate_group",
+    "form",
+    "created_at",
+    "due_at",
+    "claimed_by",
+    "claimed_at",
+)
+AUDIT_COLUMNS = (
+    "id",
+    "instance_id",
+    "seq",
+    "at",
+    "actor",
+    "action",
+    "element_id",
+    "data",
+    "prev_hash",
+    "hash",
+)
 GALLERY_COLUMNS = ("ticket_id", "closed_at", "category", "kecamatan", "before_id", "after_id")
 
 
@@ -282,6 +472,8 @@ class Fake:
     breached: bool = False
     awaiting: str | None = None
     updated_at: datetime | None = None
+    stage_at: datetime | None = None  # open: when the current stage (its task) began
+    acked_at: datetime | None = None
     events: list[tuple[datetime, str, str, str, str | None, str | None, str | None]] = field(
         default_factory=list
     )
@@ -302,6 +494,8 @@ class Batch:
     attachments: list[tuple[Any, ...]] = field(default_factory=list)
     updates: list[tuple[Any, ...]] = field(default_factory=list)
     gallery: list[tuple[Any, ...]] = field(default_factory=list)
+    tasks: list[tuple[Any, ...]] = field(default_factory=list)
+    audit: list[tuple[Any, ...]] = field(default_factory=list)
 
     def rows(self) -> int:
         return (
@@ -310,6 +504,8 @@ class Batch:
             + len(self.attachments)
             + len(self.updates)
             + len(self.gallery)
+            + len(self.tasks)
+            + len(self.audit)
         )
 
 
@@ -324,6 +520,11 @@ class Generated:
     attachments: int = 0
     updates: int = 0
     gallery: int = 0
+    open_share: float = 0.0  # of the tickets
+    tasks: Counter[str] = field(default_factory=Counter)  # open human tasks by group
+    overdue_tasks: int = 0
+    officer_tasks: list[int] = field(default_factory=list)  # OFFICER_GROUP's open task ids
+    audit: int = 0
 
 
 def lognormal_h(rng: random.Random, median: float, sigma: float, low: float, high: float) -> float:
@@ -351,11 +552,34 @@ class City:
         self.photos = photos
         self.categories = list(CATEGORY_WEIGHTS)
         self.category_cum = _cumulative(CATEGORY_WEIGHTS.values())
-        self.states = list(STATES)
-        self.state_cum = _cumulative(STATES.values())
+        self.closed_states = list(CLOSED_STATES)
+        self.closed_cum = _cumulative(CLOSED_STATES.values())
+        self.open_states = list(OPEN_STATES)
+        self.open_cum = _cumulative(OPEN_STATES.values())
+        self.user_tasks = bpmn_user_tasks()
         self.next_attachment = 1
         self.next_update = 1
+        self.next_task = 1
+        self.next_audit = 1
         self.links_duplicates = len(ticket_columns()) > len(TICKET_COLUMNS)
+        self.open_share = self._open_share(seed)
+
+    def _open_share(self, seed: int) -> float:
+        """The share of open tickets that gives OPEN_TASKS_PER_TICKET open tasks: the open
+        tasks per open ticket, from PILOT open tickets generated with their own seed."""
+        kept = self.rng
+        self.rng = random.Random(f"pilot-{seed}")
+        tasks = 0
+        try:
+            for _ in range(PILOT):
+                state = self.open_states[_pick(self.rng, self.open_cum)]
+                category = self.categories[_pick(self.rng, self.category_cum)]
+                t = Fake(category=category, kecamatan=None, created_at=self.now)
+                self.lifecycle(state, t)
+                tasks += len(self._open_work(0, t, state)[0])
+        finally:
+            self.rng = kept
+        return min(0.95, OPEN_TASKS_PER_TICKET * PILOT / tasks)
 
     def lifecycle(self, state: str, t: Fake) -> None:
         """The ticket's path to ``state``: milestones, timeline entries, deadlines, levels."""
@@ -384,7 +608,7 @@ class City:
         elif state == "closed_no_reply":
             asked = ack + lognormal_h(rng, 48, 1.0, 1, 600)
             end = asked + 336 + 48 * rng.random()
-        else:  # open: sitting in its stage since `start`, for a part of the stage's length
+        else:  # open: sitting in its stage since `start`
             start, length = {
                 "verification": (0.0, verify_h),
                 "rerouting": (fr, lognormal_h(rng, 30, 1.0, 0.5, 400)),
@@ -398,10 +622,28 @@ class City:
                 "resolved": (res, 336.0),
                 "reopened": (res + lognormal_h(rng, 48, 1.0, 1, 300), 5 * 24.0),
             }[state]
-            end = start + rng.random() * length
+            # The stage's deadline (hours after `start`): the ticket's due_at below. A third
+            # of the tickets with one are past it (by days to weeks), the others spread
+            # over it: task deadlines fall on both sides of now.
+            deadline = {
+                "verification": 120.0,
+                "rerouting": 120.0,
+                "dispatched": 168.0,
+                "in_progress": float(target_h),
+                "waiting_follow_up": length,  # the planned follow-up date
+                "reopened": 168.0,
+            }.get(state)
+            if deadline is None:  # waiting for the reporter: part of the reply window
+                end = start + rng.random() * length
+            elif rng.random() < OVERDUE_SHARE:
+                end = start + deadline + lognormal_h(rng, 72, 1.0, 1, 60 * 24)
+            else:
+                end = start + rng.random() * deadline
         age = SPAN.total_seconds() / 3600 * rng.random() ** 1.25  # a growing city
         created = self.now - max(age, end + 0.1) * h if state in _CLOSED else self.now - end * h
         t.created_at = created
+        if state not in _CLOSED:
+            t.stage_at = created + start * h  # when its open task became ready
         ev = t.events
         ev.append((created, "status", "public", "system", "received", None, None))
         ev.append((created, "status", "public", "system", "verification", None, None))
@@ -429,7 +671,7 @@ class City:
             t.due_at = t.first_response_at + 7 * 24 * h
             self._open_level(t, late=verify_h > 100)
             return
-        acked = created + ack * h
+        acked = t.acked_at = created + ack * h
         ev.append((acked, "status", "public", "system", "in_progress", None, None))
         t.status = "in_progress"
         if state == "in_progress":
@@ -497,9 +739,8 @@ class City:
         t.updated_at = t.updated_at or t.events[-1][0]
         overdue = t.due_at is not None and t.due_at < self.now
         if overdue:
-            grace = timedelta(days=3)
             t.escalation_level = (
-                2 if t.status == "in_progress" and t.due_at < self.now - grace else 1
+                2 if t.status == "in_progress" and t.due_at < self.now - GRACE else 1
             )
         t.breached = late or overdue
 
@@ -509,10 +750,15 @@ class City:
         s = self.stamp
         b = Batch()
         timeline: list[tuple[Any, ...]] = []
+        open_tasks: list[tuple[Any, ...]] = []
+        audit: list[tuple[Any, ...]] = []
         kecamatan = demo.KECAMATAN
         for i in range(lo, hi):
             category = self.categories[_pick(rng, self.category_cum)]
-            state = self.states[_pick(rng, self.state_cum)]
+            if rng.random() < self.open_share:
+                state = self.open_states[_pick(rng, self.open_cum)]
+            else:
+                state = self.closed_states[_pick(rng, self.closed_cum)]
             t = Fake(
                 category=category,
                 kecamatan=kecamatan[rng.randrange(len(kecamatan))] if rng.random() < 0.92 else None,
@@ -571,6 +817,13 @@ class City:
                     rng.randrange(max(1, i - 5000), i) if state == "duplicate" and i > 1 else None
                 )
                 b.tickets[-1] += (original,)
+            tasks, trail = self._open_work(i, t, state) if state in OPEN_STATES else ([], [])
+            head = GENESIS
+            for seq, (at, actor, action, element) in enumerate(trail, 1):
+                digest = hashlib.sha256(f"{head}{i}:{seq}".encode()).hexdigest()
+                audit.append((at, i, seq, actor, action, element, head, digest))
+                head = digest
+            open_tasks.extend(tasks)
             b.instances.append(
                 (
                     i,
@@ -579,8 +832,8 @@ class City:
                     b"\x00",
                     "x",
                     t.closed_at is not None,
-                    0,
-                    "",
+                    len(trail),
+                    head if trail else "",
                     s(t.updated_at),
                     1,
                 )
@@ -603,10 +856,113 @@ class City:
                 (self.next_update, i, s(at), kind, audience, author, status, fld, text, None)
             )
             self.next_update += 1
+        # Tasks and audit rows too get their ids in time order within the batch.
+        open_tasks.sort(key=itemgetter(0, 1))
+        for created, *row, due, claimed_by, claimed_at in open_tasks:
+            b.tasks.append((self.next_task, *row, s(created), s(due), claimed_by, s(claimed_at)))
+            group = row[7]
+            out.tasks[group] += 1
+            out.overdue_tasks += int(due is not None and due < self.now)
+            if group == OFFICER_GROUP:
+                out.officer_tasks.append(self.next_task)
+            self.next_task += 1
+        audit.sort(key=itemgetter(0, 1, 2))
+        for at, i, seq, actor, action, element, prev, digest in audit:
+            b.audit.append(
+                (self.next_audit, i, seq, s(at), actor, action, element, "{}", prev, digest)
+            )
+            self.next_audit += 1
         out.attachments += len(b.attachments)
         out.updates += len(b.updates)
         out.gallery += len(b.gallery)
+        out.audit += len(b.audit)
         return b
+
+    def _open_work(
+        self, i: int, t: Fake, state: str
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[datetime, str, str, str | None]]]:
+        """The open human tasks of ticket ``i`` (its stage's task; the OPD head's and the
+        supervisor's reviews where handling is overdue) and its audit trail: the path's
+        entries, AUDIT_EVENTS of them (the submission and the latest; claims where the path
+        is shorter). Tasks: (created, instance, ticket, category, kecamatan, guid, element,
+        title, group, form, due, claimed_by, claimed_at)."""
+        element = TASK_OF.get(state)
+        if element is None:
+            return [], []
+        rng = self.rng
+        now = self.now
+        opd = t.opd
+        assert t.stage_at is not None
+        verifier = f"user:verifikator_{rng.randrange(1, 7)}"
+        officer = f"user:petugas_{opd}_{rng.randrange(1, 9)}"
+        steps: list[tuple[Any, str, tuple[tuple[str, str | None], ...]]] = [
+            (t.created_at, "public", SUBMITTED)
+        ]
+        if state != "verification":
+            steps.append((t.first_response_at, verifier, ROUTED if opd else NOT_ROUTED))
+        if state in ("in_progress", "waiting_follow_up", "reopened"):
+            steps.append((t.acked_at, officer, ACKNOWLEDGED))
+        if state == "waiting_follow_up":
+            steps.append((t.stage_at, officer, PAUSED))
+        if state == "reopened":
+            steps.append((t.resolved_at, officer, RESOLVED))
+            steps.append((t.stage_at, "public", DISPUTED))
+        ready: list[tuple[str, datetime, datetime | None]] = [(element, t.stage_at, t.due_at)]
+        if t.due_at is not None and t.due_at < now:  # the deadline timer fired
+            fired = tuple(("element_completed", e) for e in OVERDUE[element])
+            steps.append((t.due_at, "system:timer", (("timers_checked", None), *fired)))
+            if element == "handle" and rng.random() < HEAD_REVIEW_OPEN:
+                ready.append(("head_review", t.due_at, None))
+            if t.escalation_level == 2:
+                at = t.due_at + GRACE
+                fired = tuple(("element_completed", e) for e in SUPERVISOR_ESCALATION)
+                steps.append((at, "system:timer", (("timers_checked", None), *fired)))
+                if rng.random() < SUPERVISOR_REVIEW_OPEN:
+                    ready.append(("supervisor_review", at, None))
+        path = [(at, actor, action, e) for at, actor, step in steps for action, e in step]
+        holders = {
+            "verifier": verifier,
+            f"{opd}": officer,
+            f"{opd}_head": f"user:kepala_{opd}",
+            "supervisor": f"user:pengawas_{rng.randrange(1, 4)}",
+        }
+        tasks = []
+        claims: list[tuple[datetime, str, str, str | None]] = []
+        for name, became_ready, due in ready:
+            spec = self.user_tasks[name]
+            group = definitions.lane_group(spec.lane, {"opd": opd}) or ""
+            created = became_ready + timedelta(seconds=0.05 + rng.random())  # the command
+            claimed_by = claimed_at = None
+            if rng.random() < CLAIMED_SHARE:
+                claimed_by = holders[group]
+                claimed_at = created + (now - created) * rng.random()
+                claims.append((claimed_at, claimed_by, "task_claimed", name))
+            guid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            ticket = (i, i, t.category, t.kecamatan)  # instance, ticket, as the projection
+            row = (created, *ticket, guid, name, spec.name, group, spec.form, due, claimed_by)
+            tasks.append((*row, claimed_at))
+        k = rng.randint(*AUDIT_EVENTS)
+        budget = max(4, k - len(claims))
+        if len(path) > budget:  # the submission and the latest entries
+            path = path[:4] + path[len(path) - (budget - 4) :]
+        elif len(path) < budget:  # colleagues claimed the task and let it go again
+            pad = budget - len(path)
+            if pad % 2:
+                pad += 1 if len(path) + pad - 1 + len(claims) < AUDIT_EVENTS[0] else -1
+            start = tasks[0][0]
+            until = tasks[0][-1] or now
+            times = sorted(start + (until - start) * rng.random() for _ in range(pad))
+            for j in range(0, pad, 2):
+                who = (
+                    f"user:verifikator_{rng.randrange(1, 7)}"
+                    if tasks[0][8] == "verifier"
+                    else f"user:petugas_{opd}_{rng.randrange(1, 9)}"
+                )
+                path.append((times[j], who, "task_claimed", element))
+                path.append((times[j + 1], who, "task_released", element))
+        trail = sorted(path + claims, key=itemgetter(0))
+        assert AUDIT_EVENTS[0] <= len(trail) <= AUDIT_EVENTS[1], (state, len(trail))
+        return tasks, trail
 
     def _photos(self, b: Batch, i: int, t: Fake, rng: random.Random) -> tuple[int, int] | None:
         """Report photos (a tenth of reports) and the after-photo of resolved tickets.
@@ -710,7 +1066,18 @@ def make_photos(store: media.FileStore, seed: int) -> Photos:
 # -- the database -------------------------------------------------------------------------------
 
 
-FILLED = ("ticket", "process_instance", "attachment", "ticket_update", "gallery_item")
+FILLED = (
+    "ticket",
+    "process_instance",
+    "attachment",
+    "ticket_update",
+    "gallery_item",
+    "human_task",
+    "audit_event",
+)
+# Their unique constraints are dropped and added again after the fill on PostgreSQL (SQLite
+# cannot drop a table's constraint; there the rows come in key order, or few and in cache).
+UNIQUE_AFTER = ("human_task", "audit_event")
 
 
 FILL_CACHE_KIB = 512 * 1024  # SQLite page cache of the fill's connection (the app keeps its own)
@@ -773,6 +1140,8 @@ class Writer:
             ("attachment", ATTACHMENT_COLUMNS, batch.attachments),
             ("ticket_update", UPDATE_COLUMNS, batch.updates),
             ("gallery_item", GALLERY_COLUMNS, batch.gallery),
+            ("human_task", TASK_COLUMNS, batch.tasks),
+            ("audit_event", AUDIT_COLUMNS, batch.audit),
         )
         self.write_rows(parts)
 
@@ -816,18 +1185,30 @@ class Writer:
             out.append("timestamptz" if python_type is datetime else names[python_type])
         return out
 
-    def drop_indexes(self) -> list[sa.Index]:
-        """Secondary indexes of the filled tables (from the schema), built again after."""
-        dropped = [ix for name in FILLED for ix in self.tables[name].indexes]
-        with self.engine.begin() as conn:
-            for ix in dropped:
-                ix.drop(conn)
-        return dropped
-
-    def create_indexes(self, indexes: list[sa.Index]) -> None:
+    def drop_indexes(self) -> list[sa.Index | sa.UniqueConstraint]:
+        """Secondary indexes of the filled tables (from the schema), built again after; on
+        PostgreSQL the unique constraints of UNIQUE_AFTER's tables too."""
+        indexes = [ix for name in FILLED for ix in self.tables[name].indexes]
+        unique = [
+            c
+            for name in (UNIQUE_AFTER if self.dialect == "postgresql" else ())
+            for c in self.tables[name].constraints
+            if isinstance(c, sa.UniqueConstraint)
+        ]
         with self.engine.begin() as conn:
             for ix in indexes:
-                ix.create(conn)
+                ix.drop(conn)
+            for c in unique:
+                conn.execute(sa.schema.DropConstraint(c))
+        return [*indexes, *unique]
+
+    def create_indexes(self, indexes: list[sa.Index | sa.UniqueConstraint]) -> None:
+        with self.engine.begin() as conn:
+            for ix in indexes:
+                if isinstance(ix, sa.Index):
+                    ix.create(conn)
+                else:
+                    conn.execute(sa.schema.AddConstraint(ix))
 
 
 def sqlite_stamp(value: datetime | None) -> str | None:
@@ -860,7 +1241,7 @@ def produce(
             photos=photos,
             stamp=sqlite_stamp if dialect == "sqlite" else same,
         )
-        out = Generated()
+        out = Generated(open_share=city.open_share)
         for lo in range(1, tickets + 1, BATCH):
             queue.put(city.batch(lo, min(lo + BATCH, tickets + 1), out))
         queue.put(out)
@@ -944,6 +1325,13 @@ def fill(
     assert done == tickets, (done, tickets)
     t0 = time.perf_counter()
     stat_rows = write_stats(writer, out)
+    with engine.begin() as conn:  # the inbox's kept counts, as the projection keeps them
+        conn.exec_driver_sql(
+            "INSERT INTO open_task_count (candidate_group, category, kecamatan, count) "
+            "SELECT candidate_group, category, coalesce(kecamatan, ''), count(*) FROM human_task"
+            " WHERE completed_at IS NULL"
+            " GROUP BY candidate_group, category, coalesce(kecamatan, '')"
+        )
     stats_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     writer.create_indexes(indexes)
@@ -952,7 +1340,14 @@ def fill(
     t0 = time.perf_counter()
     if writer.dialect == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for name in ("ticket", "process_instance", "attachment", "ticket_update"):
+            for name in (
+                "ticket",
+                "process_instance",
+                "attachment",
+                "ticket_update",
+                "human_task",
+                "audit_event",
+            ):
                 conn.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
                     f"(SELECT coalesce(max(id), 1) FROM {name}))"
@@ -1050,9 +1445,45 @@ def check(factory: sessionmaker[Session], tickets: int, out: Generated) -> None:
             (Attachment, out.attachments),
             (TicketUpdate, out.updates),
             (GalleryItem, out.gallery),
+            (HumanTask, sum(out.tasks.values())),
+            (AuditEvent, out.audit),
         ):
             got = session.scalar(select(sa.func.count()).select_from(model))
             assert got == expected, (model.__name__, got, expected)
+        # Open tasks: the ticket's category and kecamatan, on open tickets only, created after
+        # them; each instance's audit_seq is its newest event's seq, its head that event's hash.
+        task, ticket = HumanTask, Ticket
+        mismatched = session.scalar(
+            select(sa.func.count())
+            .select_from(task)
+            .join(ticket, ticket.id == task.ticket_id)
+            .where(
+                sa.or_(
+                    task.category != ticket.category,
+                    sa.func.coalesce(task.kecamatan, "") != sa.func.coalesce(ticket.kecamatan, ""),
+                    ticket.closed_at.is_not(None),
+                    task.created_at < ticket.created_at,
+                    task.instance_id != task.ticket_id,
+                )
+            )
+        )
+        assert mismatched == 0, f"{mismatched} open tasks disagree with their ticket"
+        heads = (
+            select(AuditEvent.instance_id, sa.func.max(AuditEvent.seq).label("seq"))
+            .group_by(AuditEvent.instance_id)
+            .subquery()
+        )
+        wrong = session.scalar(
+            select(sa.func.count())
+            .select_from(ProcessInstance)
+            .outerjoin(heads, heads.c.instance_id == ProcessInstance.id)
+            .where(ProcessInstance.audit_seq != sa.func.coalesce(heads.c.seq, 0))
+        )
+        assert wrong == 0, f"{wrong} instances' audit_seq differs from their trail"
+        log(
+            "  checked: open tasks carry their ticket's category and kecamatan; audit_seq is"
+            " each trail's length"
+        )
         stored = tally.stored(session)
         assert stored == (out.counts, out.durations), "statistics differ from the generated"
         assert sum(n for k, n in stored[0].items() if k[0] == "all") == tickets
@@ -1071,14 +1502,30 @@ def percentile(samples: list[float], p: float) -> float:
     return ordered[k]
 
 
+def sign_in(client: Any) -> None:
+    """Sign in as OFFICER through the sign-in form (its CSRF token included)."""
+    form = client.get("/masuk").get_data(as_text=True)
+    token = re.search(r'name="csrf_token"[^>]*\bvalue="([^"]+)"', form)
+    assert token, "no csrf_token on /masuk"
+    username, password = OFFICER
+    answer = client.post(
+        "/masuk", data={"username": username, "password": password, "csrf_token": token[1]}
+    )
+    assert answer.status_code == 302, f"signing in answered {answer.status_code}"
+    assert answer.location.endswith("/petugas"), answer.location
+
+
 def measure(
     settings: Settings, out: Generated, *, samples: int, warmup: int, seed: int
 ) -> dict[str, Any]:
     app = create_app({"SETTINGS": settings, "TESTING": False})
-    client = app.test_client()
+    client = app.test_client()  # the public: not signed in
+    officer = app.test_client()  # signed in once, as an officer of OFFICER_GROUP
+    sign_in(officer)
     rng = random.Random(seed + 1)
     numbers = out.public_numbers
     codes = sorted(CATEGORY_WEIGHTS)
+    task_ids = out.officer_tasks
 
     def ticket(_: int) -> str:
         return f"/laporan/{numbers[rng.randrange(len(numbers))]}"
@@ -1086,14 +1533,19 @@ def measure(
     def gallery_category(_: int) -> str:
         return f"/galeri?kategori={codes[rng.randrange(len(codes))]}"
 
-    pages: dict[str, Callable[[int], str]] = {
-        "ticket": ticket,
-        "statistics": lambda _: "/statistik",
-        "gallery": lambda _: "/galeri",
-        "gallery_category": gallery_category,
+    def task(_: int) -> str:
+        return f"/petugas/tugas/{task_ids[rng.randrange(len(task_ids))]}"
+
+    pages: dict[str, tuple[Any, Callable[[int], str]]] = {
+        "ticket": (client, ticket),
+        "statistics": (client, lambda _: "/statistik"),
+        "gallery": (client, lambda _: "/galeri"),
+        "gallery_category": (client, gallery_category),
+        "inbox": (officer, lambda _: "/petugas"),
+        "task": (officer, task),
     }
     # Sanity: the pages show what was filled, and a photo they link to is served.
-    first = client.get(pages["gallery"](0))
+    first = client.get("/galeri")
     body = first.get_data(as_text=True)
     assert first.status_code == 200, first.status_code
     thumbs = re.findall(r'src="(/foto/\d+/kecil)"', body)
@@ -1105,6 +1557,21 @@ def measure(
     page = client.get(f"/laporan/{number}")
     assert page.status_code == 200, page.status_code
     assert number in page.get_data(as_text=True)
+    # The officer's inbox: a full first page, and its count is the group's open tasks.
+    inbox = officer.get("/petugas")
+    body = inbox.get_data(as_text=True)
+    assert inbox.status_code == 200, inbox.status_code
+    shown = body.count(MARKERS["inbox"])
+    assert shown == INBOX_PAGE, f"the inbox shows {shown} tasks"
+    counted = re.search(r'<span class="count">(\d+)</span>', body)
+    assert counted, "the inbox shows no count"
+    assert int(counted[1]) == out.tasks[OFFICER_GROUP], (counted[1], out.tasks)
+    opened = officer.get(f"/petugas/tugas/{task_ids[0]}")
+    body = opened.get_data(as_text=True)
+    assert opened.status_code == 200, opened.status_code
+    assert MARKERS["task"] in body, "the task page shows no form"
+    history = body.partition('id="history-title"')[2].count("<tr>") - 1  # minus the head
+    assert AUDIT_EVENTS[0] - 1 <= history <= AUDIT_EVENTS[1], f"history of {history} rows"
 
     statements = [0]
     db_engine = app.extensions["laksa_sessions"].kw["bind"]
@@ -1118,17 +1585,19 @@ def measure(
     queries: dict[str, int] = dict.fromkeys(pages, 0)
     load_before = os.getloadavg()[0]
     for rnd in range(warmup + samples):
-        for name, path_of in pages.items():
+        for name, (browser, path_of) in pages.items():
             path = path_of(rnd)
             before = statements[0]
             start_cpu = time.thread_time()
             start = time.perf_counter()
-            response = client.get(path)
+            response = browser.get(path)
             response.get_data()
             elapsed = time.perf_counter() - start
             used = time.thread_time() - start_cpu
             if response.status_code != 200:
                 raise SystemExit(f"{path}: HTTP {response.status_code}")
+            if name in MARKERS and MARKERS[name] not in response.get_data(as_text=True):
+                raise SystemExit(f"{path}: not the officer's page (signed out?)")
             if rnd >= warmup:
                 times[name].append(elapsed * 1000)
                 cpu[name].append(used * 1000)
@@ -1175,14 +1644,29 @@ def run_backend(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     out, timings = fill(
         engine, tickets=args.tickets, seed=args.seed, definition_id=definition_id, photos=photos
     )
-    check(make_session_factory(engine), args.tickets, out)
+    factory = make_session_factory(engine)
+    check(factory, args.tickets, out)
     if engine.dialect.name == "postgresql":  # SQLite checked them on insert
         check_foreign_keys(engine)
+    with factory.begin() as session:  # the officer whose pages are measured
+        username, password = OFFICER
+        create_user(
+            session,
+            username=username,
+            password=password,
+            role="officer",
+            groups=[OFFICER_GROUP],
+            now=datetime.now(UTC),
+        )
     size = database_bytes(engine, backend.url, backend.schema)
     engine.dispose()
+    open_tasks = sum(out.tasks.values())
     log(
         f"[{backend.name}] database {size / 2**20:.0f} MiB; states {dict(out.states)};"
-        f" {out.attachments} attachments, {out.updates} timeline rows, {out.gallery} pairs"
+        f" {out.attachments} attachments, {out.updates} timeline rows, {out.gallery} pairs;"
+        f" {open_tasks} open tasks ({out.overdue_tasks} overdue; by group"
+        f" {dict(out.tasks.most_common())}), {out.audit} audit events;"
+        f" open share {out.open_share:.3f}"
     )
     settings = Settings(
         home=backend.home,
@@ -1206,6 +1690,11 @@ def run_backend(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
         "attachments": out.attachments,
         "ticket_updates": out.updates,
         "gallery_items": out.gallery,
+        "open_share": round(out.open_share, 4),
+        "open_tasks": open_tasks,
+        "officer_group_tasks": out.tasks[OFFICER_GROUP],
+        "overdue_tasks": out.overdue_tasks,
+        "audit_events": out.audit,
         "pages": pages,
         "load_average": load,
         "pass": all(r["pass"] for r in pages.values()),

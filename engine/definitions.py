@@ -183,6 +183,28 @@ def latest_definition(session: Session, key: str) -> DefinitionRef:
     return DefinitionRef(*row)
 
 
+def bundle_of(session: Session, definition_id: int) -> Bundle:
+    """The bundle of a definition by id; a deployed definition never changes, so the id's
+    bundle is looked up once per process."""
+    key = (session.connection().engine.url.render_as_string(hide_password=False), definition_id)
+    ref = _refs.get(key)
+    if ref is None:
+        row = session.execute(
+            select(
+                Definition.id,
+                Definition.key,
+                Definition.version,
+                Definition.bundle_id,
+                Definition.content_hash,
+            ).where(Definition.id == definition_id)
+        ).first()
+        if row is None:
+            raise NotDeployed(f"no definition {definition_id}")
+        ref = DefinitionRef(*row)
+        _refs[key] = ref  # by database too: ids repeat across databases (tests, a rebuild)
+    return bundle_for(session, ref)
+
+
 def bundle_for(session: Session, definition: _HasBundle) -> Bundle:
     """The compiled bundle of a definition, parsed once per content hash in this process."""
     cached = _cache.get(definition.content_hash)
@@ -198,6 +220,7 @@ def bundle_for(session: Session, definition: _HasBundle) -> Bundle:
 
 # Keyed by content hash, not row id: ids repeat across databases (tests, a rebuilt instance).
 _cache: dict[str, Bundle] = {}
+_refs: dict[tuple[str, int], DefinitionRef] = {}
 
 
 def lane_group(lane: str | None, data: Mapping[str, Any]) -> str | None:

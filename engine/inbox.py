@@ -18,14 +18,15 @@ from sqlalchemy import and_
 from sqlalchemy import func
 from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import union_all
 from sqlalchemy.orm import Session
 
 from engine import definitions
 from engine import forms
 from engine import numbers
 from engine.calendar import JAKARTA
-from engine.models import Definition
 from engine.models import HumanTask
+from engine.models import OpenTaskCount
 from engine.models import ProcessInstance
 from engine.models import Ticket
 
@@ -114,56 +115,79 @@ def page(
     after: str | None = None,
     limit: int = PAGE,
 ) -> tuple[Sequence[Row], str | None]:
-    """One page of open tasks, the most urgent first; the cursor of the next page or None."""
-    due = func.coalesce(HumanTask.due_at, _FAR)
-    query = (
-        select(HumanTask, Ticket, ProcessInstance.version, ProcessInstance.definition_id)
+    """One page of open tasks, the most urgent first; the cursor of the next page or None.
+
+    Read in the order of ``ix_human_task_open`` (group, completed_at, due_at, id): for one
+    group an index range read up to the page's length; for several (an OPD head's), the first
+    rows of each group, merged. No task without a deadline comes before one with a deadline.
+    """
+    order = (HumanTask.completed_at, HumanTask.due_at.asc().nulls_last(), HumanTask.id)
+    beyond = _after(_parse(after))
+    chosen = sorted(set(groups))
+    if len(chosen) > 1:
+        firsts = [
+            select(HumanTask.id)
+            .where(*_filtered([g], filters, now), *beyond)
+            .order_by(*order)
+            .limit(limit + 1)
+            .subquery()
+            for g in chosen
+        ]
+        ids = union_all(*(select(f.c.id) for f in firsts)).subquery()
+        where: list[ColumnElement[bool]] = [HumanTask.id.in_(select(ids.c.id))]
+    else:
+        where = [*_filtered(chosen, filters, now), *beyond]
+    rows = session.execute(
+        select(
+            HumanTask.id,
+            Ticket.number,
+            Ticket.title,
+            HumanTask.element_id,
+            HumanTask.title,
+            HumanTask.candidate_group,
+            Ticket.category,
+            Ticket.kecamatan,
+            HumanTask.created_at,
+            Ticket.created_at,
+            HumanTask.due_at,
+            Ticket.escalation_level,
+            HumanTask.claimed_by,
+            Ticket.confidential,
+            ProcessInstance.version,
+            HumanTask.form,
+            ProcessInstance.definition_id,
+        )
         .join(Ticket, Ticket.id == HumanTask.ticket_id)
         .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-        .where(*_filtered(groups, filters, now))
-        .order_by(due, HumanTask.id)
+        .where(*where)
+        .order_by(*order)
         .limit(limit + 1)
-    )
-    position = _parse(after)
-    if position is not None:
-        query = query.where(
-            or_(due > position[0], and_(due == position[0], HumanTask.id > position[1]))
-        )
-    rows = session.execute(query).all()
-    found = [
-        Row(
-            t.id,
-            ticket.number,
-            ticket.title,
-            t.element_id,
-            t.title,
-            t.candidate_group,
-            ticket.category,
-            ticket.kecamatan,
-            t.created_at,
-            ticket.created_at,
-            t.due_at,
-            ticket.escalation_level,
-            t.claimed_by,
-            ticket.confidential,
-            version,
-            t.form,
-            definition_id,
-        )
-        for t, ticket, version, definition_id in rows[:limit]
-    ]
+    ).all()
+    found = [Row(*r) for r in rows[:limit]]  # type: ignore[call-arg]  # columns, not entities
     more = _cursor(found[-1]) if len(rows) > limit and found else None
     return found, more
+
+
+def _after(position: tuple[datetime, int] | None) -> list[ColumnElement[bool]]:
+    """The rows after a cursor in the page's order (tasks without a deadline come last)."""
+    if position is None:
+        return []
+    due_at, task_id = position
+    if due_at >= _FAR:
+        return [HumanTask.due_at.is_(None), HumanTask.id > task_id]
+    return [
+        or_(
+            HumanTask.due_at > due_at,
+            and_(HumanTask.due_at == due_at, HumanTask.id > task_id),
+            HumanTask.due_at.is_(None),
+        )
+    ]
 
 
 def titles(session: Session, rows: Sequence[Row], lang: str) -> dict[int, str]:
     """Each task's title in ``lang``: its form's ``x-laksa-title``, else the BPMN name."""
     found: dict[int, str] = {}
-    ids = sorted({r.definition_id for r in rows})
-    bundles = {
-        d.id: definitions.bundle_for(session, d)
-        for d in session.scalars(select(Definition).where(Definition.id.in_(ids)))
-    }
+    bundles = {i: definitions.bundle_of(session, i) for i in {r.definition_id for r in rows}}
     for r in rows:
         schema = bundles[r.definition_id].forms.get(r.form) if r.form else None
         found[r.id] = forms.text_in(schema or {}, forms.TITLE_KEY, "title", lang) or r.title
@@ -173,28 +197,37 @@ def titles(session: Session, rows: Sequence[Row], lang: str) -> dict[int, str]:
 def counts(
     session: Session, groups: Iterable[str], *, now: datetime, opd: str | None = None
 ) -> Counts:
-    """How many open tasks each filter would show (within the OPD filter, if any)."""
-    where = _filtered(groups, Filters(opd=opd), now)
-    total, overdue, today = session.execute(
-        select(
-            func.count(),
-            func.count().filter(HumanTask.due_at < now),
-            func.count().filter(HumanTask.due_at >= now, HumanTask.due_at < _end_of_day(now)),
-        ).where(*where)
-    ).one()
-    by_category = dict(
-        session.execute(
-            select(HumanTask.category, func.count()).where(*where).group_by(HumanTask.category)
-        ).all()
-    )
-    by_kecamatan = {
-        str(name): n
-        for name, n in session.execute(
-            select(HumanTask.kecamatan, func.count())
-            .where(*where, HumanTask.kecamatan.is_not(None))
-            .group_by(HumanTask.kecamatan)
+    """How many open tasks each filter would show (within the OPD filter, if any).
+
+    By category and kecamatan from the counts the commands keep (``open_task_count``);
+    overdue and due today as two index range counts.
+    """
+    chosen = sorted(set(groups))
+    if opd is not None:
+        chosen = [g for g in chosen if g in (opd, opd + "_head")]
+    by_category: dict[str, int] = {}
+    by_kecamatan: dict[str, int] = {}
+    total = 0
+    for category, kecamatan, n in session.execute(
+        select(OpenTaskCount.category, OpenTaskCount.kecamatan, OpenTaskCount.count).where(
+            OpenTaskCount.candidate_group.in_(chosen), OpenTaskCount.count != 0
         )
-    }
+    ):
+        total += n
+        by_category[category] = by_category.get(category, 0) + n
+        if kecamatan:
+            by_kecamatan[kecamatan] = by_kecamatan.get(kecamatan, 0) + n
+    end_of_day = _end_of_day(now)
+    overdue, today = session.execute(
+        select(
+            func.count().filter(HumanTask.due_at < now),
+            func.count().filter(HumanTask.due_at >= now),
+        ).where(
+            HumanTask.candidate_group.in_(chosen),
+            HumanTask.completed_at.is_(None),
+            HumanTask.due_at < end_of_day,  # one index range: overdue, then due today
+        )
+    ).one()
     return Counts(total, overdue, today, by_category, by_kecamatan)
 
 

@@ -139,6 +139,17 @@ class HumanTask(Base):
     claimed_at: Mapped[datetime | None]
 
 
+class OpenTaskCount(Base):
+    """Open tasks per group, category and kecamatan, moved by every command (the inbox's
+    counts without counting tens of thousands of rows)."""
+
+    __tablename__ = "open_task_count"
+    candidate_group: Mapped[str] = mapped_column(String(80), primary_key=True)
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kecamatan: Mapped[str] = mapped_column(String(80), primary_key=True)  # "" when none
+    count: Mapped[int]
+
+
 class PendingTimer(Base):
     """A waiting timer event; the sweep claims due rows (rule 4 of DESIGN.md)."""
 

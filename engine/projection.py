@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from collections.abc import Sequence
 from collections.abc import Set
@@ -15,12 +16,15 @@ from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from engine import definitions
 from engine.models import HumanTask
+from engine.models import OpenTaskCount
 from engine.models import PendingTimer
 from engine.models import ProcessInstance
 from engine.models import Ticket
@@ -84,15 +88,16 @@ def sync_rows(
     ready_guids = {t.guid for t in ready}
 
     open_rows: dict[str, int] = {}
+    open_groups: dict[str, str] = {}
     if known_open:
-        open_rows = dict(
-            conn.execute(
-                select(_TASK.c.task_guid, _TASK.c.id).where(
-                    _TASK.c.instance_id == row.id, _TASK.c.completed_at.is_(None)
-                )
-            ).all()
-        )
+        for guid, task_id, group in conn.execute(
+            select(_TASK.c.task_guid, _TASK.c.id, _TASK.c.candidate_group).where(
+                _TASK.c.instance_id == row.id, _TASK.c.completed_at.is_(None)
+            )
+        ):
+            open_rows[guid], open_groups[guid] = task_id, group
     gone = [guid for guid in open_rows if guid not in ready_guids]
+    counted: Counter[str] = Counter()  # open tasks per group: +1 opened, -1 closed
     if gone:
         completed = {s.guid for s in reached}
         for guid in gone:
@@ -104,6 +109,7 @@ def sync_rows(
             }
             conn.execute(update(_TASK).where(_TASK.c.id == open_rows[guid]).values(values))
             _refresh(session, open_rows[guid], values)
+            counted[open_groups[guid]] -= 1
     new_tasks = []
     for task in ready:
         if task.guid in open_rows:
@@ -129,6 +135,9 @@ def sync_rows(
         )
     if new_tasks:
         conn.execute(insert(_TASK), new_tasks)
+    for new in new_tasks:
+        counted[str(new["candidate_group"])] += 1
+    _count_open_tasks(session, ticket, counted)
     for guid in ready_guids & open_rows.keys():
         if guid in deadlines:
             values = {"due_at": deadlines[guid]}
@@ -137,7 +146,33 @@ def sync_rows(
     _sync_timers(conn, row, snap.timers, known_open=known_open)
 
 
+def _count_open_tasks(session: Session, ticket: Ticket, counted: Counter[str]) -> None:
+    """Move the open-task counts of the ticket's category and kecamatan (one statement)."""
+    rows = [
+        {
+            "candidate_group": group,
+            "category": ticket.category,
+            "kecamatan": ticket.kecamatan or "",
+            "count": n,
+        }
+        for group, n in sorted(counted.items())
+        if n
+    ]
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_(_OPEN_COUNT).values(rows)
+    session.connection().execute(
+        statement.on_conflict_do_update(
+            index_elements=["candidate_group", "category", "kecamatan"],
+            set_={"count": _OPEN_COUNT.c.count + statement.excluded.count},
+        )
+    )
+
+
 _TASK: Table = HumanTask.__table__  # type: ignore[assignment]
+_OPEN_COUNT: Table = OpenTaskCount.__table__  # type: ignore[assignment]
 _TIMER: Table = PendingTimer.__table__  # type: ignore[assignment]
 
 

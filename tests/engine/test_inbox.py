@@ -9,8 +9,11 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
@@ -18,6 +21,8 @@ from engine import claims
 from engine import commands
 from engine import inbox
 from engine.identity import Actor
+from engine.models import HumanTask
+from engine.models import OpenTaskCount
 from tests.conftest import NOW
 from tests.factories import ROAD
 from tests.factories import open_task
@@ -285,3 +290,35 @@ def test_titles_are_the_forms_titles_in_the_language_asked(backend_factory, desk
 def test_titles_of_no_rows_is_empty(backend_factory):
     with backend_factory() as session:
         assert inbox.titles(session, [], "id") == {}
+
+
+def test_the_kept_open_task_counts_equal_a_count_of_the_open_tasks(backend_factory, desk):
+    def kept_and_counted() -> tuple[dict[Any, int], dict[Any, int]]:
+        with backend_factory() as session:
+            kept = {
+                (c.candidate_group, c.category, c.kecamatan): c.count
+                for c in session.scalars(select(OpenTaskCount).where(OpenTaskCount.count != 0))
+            }
+            counted = {
+                (group, category, kecamatan or ""): n
+                for group, category, kecamatan, n in session.execute(
+                    select(
+                        HumanTask.candidate_group,
+                        HumanTask.category,
+                        HumanTask.kecamatan,
+                        func.count(),
+                    )
+                    .where(HumanTask.completed_at.is_(None))
+                    .group_by(HumanTask.candidate_group, HumanTask.category, HumanTask.kecamatan)
+                )
+            }
+        return kept, counted
+
+    kept, counted = kept_and_counted()
+    assert kept == counted
+    assert sum(kept.values()) == len(desk)
+    # Routing moves each ticket's open task from the desk to the OPD; the counts follow.
+    for number in list(desk.values())[:2]:
+        complete(backend_factory, number, VERIFIER, {"decision": "route"})
+    kept, counted = kept_and_counted()
+    assert kept == counted
