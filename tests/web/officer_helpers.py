@@ -4,42 +4,35 @@ their CSRF token, read what a page shows, and find a ticket's tasks."""
 from __future__ import annotations
 
 import html
-import io
 import re
 from typing import Any
 from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 from flask.testing import FlaskClient
-from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
-from werkzeug.datastructures import FileStorage
 from werkzeug.datastructures import MultiDict
-from werkzeug.test import encode_multipart
 
 from engine.identity import create_user
 from engine.models import HumanTask
 from engine.models import ProcessInstance
 from engine.models import Ticket
 from tests.conftest import NOW
+from tests.web import pages
 
-_CSRF = re.compile(r'name="csrf_token"[^>]*\bvalue="([^"]+)"')
+# One set of page helpers for all page tests (tests/web/pages.py), under the names these
+# tests use.
+page = pages.text
+csrf_of = pages.csrf
+post_multipart = pages.post_form
+field_error = pages.field_error
+input_value = pages.input_value
+textarea_value = pages.textarea_value
+ticket_of = pages.ticket_row
+version_of = pages.version_of
 ADMIN_PASSWORD = "password-admin"
-
-
-def page(response: Any) -> str:
-    return str(response.get_data(as_text=True))
-
-
-def csrf_of(client: FlaskClient, path: str) -> str:
-    """The CSRF token of the forms on ``path`` (one per session), as a browser reads it."""
-    response = client.get(path)
-    assert response.status_code == 200, (path, response.status_code)
-    match = _CSRF.search(page(response))
-    assert match, f"no csrf_token on {path}"
-    return html.unescape(match.group(1))
 
 
 def post_page(
@@ -56,21 +49,6 @@ def post_page(
         for item in value if isinstance(value, list) else [value]:
             body.add(key, item)
     return client.post(path, data=body)
-
-
-def post_multipart(
-    client: FlaskClient, path: str, data: dict[str, Any], *, token_from: str | None = None
-) -> Any:
-    """POST a page form as multipart/form-data; a value ``(bytes, filename)`` is a file."""
-    values: MultiDict[str, Any] = MultiDict()
-    values.add("csrf_token", csrf_of(client, token_from or path))
-    for key, value in data.items():
-        if isinstance(value, tuple):
-            content, filename = value
-            value = FileStorage(io.BytesIO(content), filename=filename)
-        values.add(key, value)
-    boundary, body = encode_multipart(values)
-    return client.post(path, data=body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
 def sign_in(
@@ -105,18 +83,6 @@ def is_sign_in_redirect(response: Any) -> bool:
     return response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/masuk"
 
 
-def input_value(text: str, name: str) -> str | None:
-    match = re.search(rf'<input[^>]*\bname="{re.escape(name)}"[^>]*\bvalue="([^"]*)"', text)
-    return html.unescape(match.group(1)) if match else None
-
-
-def textarea_value(text: str, name: str) -> str | None:
-    match = re.search(
-        rf'<textarea[^>]*\bname="{re.escape(name)}"[^>]*>(.*?)</textarea>', text, re.DOTALL
-    )
-    return html.unescape(match.group(1)).strip() if match else None
-
-
 def checked_radio(text: str, name: str) -> str | None:
     for tag in re.findall(rf'<input[^>]*\bname="{re.escape(name)}"[^>]*>', text):
         if re.search(r"\bchecked\b", tag):
@@ -125,15 +91,8 @@ def checked_radio(text: str, name: str) -> str | None:
     return None
 
 
-def field_error(text: str, field: str) -> str | None:
-    match = re.search(rf'id="{re.escape(field)}-error"[^>]*>(.*?)</p>', text, re.DOTALL)
-    return html.unescape(re.sub(r"<[^>]+>", " ", match.group(1))).strip() if match else None
-
-
 def jpeg(colour: tuple[int, int, int] = (40, 140, 40), size: tuple[int, int] = (64, 48)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, "JPEG")
-    return out.getvalue()
+    return pages.jpeg(colour, size)
 
 
 # -- the database -------------------------------------------------------------------------------
@@ -149,23 +108,6 @@ def open_task_of(factory: sessionmaker[Session], number: str) -> HumanTask:
         ).one()
         session.expunge(task)
         return task
-
-
-def ticket_of(factory: sessionmaker[Session], number: str) -> Ticket:
-    with factory() as session:
-        ticket = session.scalars(select(Ticket).where(Ticket.number == number)).one()
-        session.expunge(ticket)
-        return ticket
-
-
-def version_of(factory: sessionmaker[Session], number: str) -> int:
-    with factory() as session:
-        version: int = session.scalars(
-            select(ProcessInstance.version)
-            .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
-            .where(Ticket.number == number)
-        ).one()
-        return version
 
 
 def make_admin(factory: sessionmaker[Session], username: str = "admin") -> str:
