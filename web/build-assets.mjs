@@ -15,6 +15,11 @@ const files = {
   "leaflet/images": "leaflet/dist/images",
   "chart.umd.min.js": "chart.js/dist/chart.umd.min.js",
   "axe.min.js": "axe-core/axe.min.js",
+  "bpmn-js/bpmn-navigated-viewer.js": "bpmn-js/dist/bpmn-navigated-viewer.production.min.js",
+  "bpmn-js/bpmn-modeler.js": "bpmn-js/dist/bpmn-modeler.production.min.js",
+  "bpmn-js/assets": "bpmn-js/dist/assets",
+  "dmn-js/dmn-modeler.js": "dmn-js/dist/dmn-modeler.production.min.js",
+  "dmn-js/assets": "dmn-js/dist/assets",
 };
 
 rmSync(out, { recursive: true, force: true });
