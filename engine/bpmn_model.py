@@ -60,12 +60,15 @@ TRIGGERS = {
 }
 
 
+_PREFIX = "{" + BPMN_NS + "}"
+
+
 def kind(element: etree._Element) -> str | None:
     """The BPMN element name (``userTask``), or None for anything outside BPMN's namespace."""
-    if not isinstance(element.tag, str):
-        return None
-    name = etree.QName(element)
-    return name.localname if name.namespace == BPMN_NS else None
+    tag = element.tag
+    if isinstance(tag, str) and tag.startswith(_PREFIX):
+        return tag[len(_PREFIX) :]
+    return None
 
 
 def local_ref(value: str | None) -> str | None:
@@ -91,9 +94,15 @@ class Model:
         self.problems: list[DefinitionError] = []
         self.by_id: dict[str, etree._Element] = {}
         self.duplicates: list[etree._Element] = []
+        self._by_kind: dict[str, list[etree._Element]] = defaultdict(list)
+        self._ordered: list[tuple[str, etree._Element]] = []
         for element in root.iter():
             if not isinstance(element.tag, str):
                 continue
+            element_kind = kind(element)
+            if element_kind:
+                self._by_kind[element_kind].append(element)
+                self._ordered.append((element_kind, element))
             element_id = element.get("id")
             if element_id is None:
                 continue
@@ -112,8 +121,11 @@ class Model:
                 self.incoming[target].append(flow)
 
     def all(self, *kinds: str) -> list[etree._Element]:
+        """The elements of these kinds, in document order."""
+        if len(kinds) == 1:
+            return list(self._by_kind.get(kinds[0], []))
         wanted = set(kinds)
-        return [e for e in self.root.iter() if kind(e) in wanted]
+        return [e for k, e in self._ordered if k in wanted]
 
     def children(
         self, element: etree._Element, kinds: frozenset[str] | set[str]

@@ -7,6 +7,7 @@ rule; its first comment names the section and the element deploy must name.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,6 +86,20 @@ def test_the_corpus_has_at_least_sixty_models_each_naming_its_section_and_elemen
     assert len(MODELS) >= 60
     for model in MODELS:
         assert _EXPECT.search(model.read_text(encoding="utf-8")), model.name
+
+
+def test_the_corpus_files_are_what_generate_py_writes():
+    spec = importlib.util.spec_from_file_location("bpmn_spec_corpus", CORPUS / "generate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    written = {m.name: m.read_text(encoding="utf-8") for m in MODELS}
+    expected = {
+        f"s{section.replace('.', '_')}__{name}.bpmn": generate.render(name)
+        for name, (section, *_rest) in generate.CASES.items()
+    }
+    assert written == expected
 
 
 @pytest.mark.parametrize("model", MODELS, ids=[m.stem for m in MODELS])
