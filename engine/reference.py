@@ -84,6 +84,15 @@ def kecamatan(session: Session) -> list[str]:
     return list(_remembered(session, "kecamatan", read))
 
 
+def group_names(session: Session) -> dict[str, str]:
+    """Every group's name by its code (desks, OPDs, heads)."""
+
+    def read(s: Session) -> dict[str, str]:
+        return dict(s.execute(select(Group.code, Group.name)).all())
+
+    return dict(_remembered(session, "group_names", read))
+
+
 def opd_names(session: Session) -> dict[str, str]:
     def read(s: Session) -> dict[str, str]:
         rows = s.execute(
