@@ -459,8 +459,8 @@ def test_the_overdue_page_lists_late_tasks_most_overdue_first(app, city, session
     rows = table(markup, 'id="late-title"')
     first = rows[0]
     assert first[0] == city["verify_late"]
-    assert first[1] == "Verifikasi laporan"  # the task, titled from its form
-    assert re.fullmatch(r"terlambat \d+ hari", first[2])
+    assert re.fullmatch(r"terlambat \d+ hari", first[1])
+    assert first[2] == "Verifikasi laporan"  # the task, titled from its form
     assert first[3] == "40 hari"  # age: received 40 days ago
     assert int(first[4]) >= 1  # escalation level
     assert first[5] == "\u2013"  # the desk belongs to no OPD
