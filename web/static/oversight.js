@@ -19,6 +19,7 @@
     },
     options: {
       responsive: true,
+      maintainAspectRatio: false,  // the figure's height (laksa.css), also on a phone
       animation: false,
       scales: {
         y: { beginAtZero: true, ticks: { precision: 0 } },
