@@ -124,6 +124,11 @@ EXPECTED: dict[str, Rule_] = {
     "tickets.Attachments": TICKET_ACT,  # the after-photo, by those who act on the ticket
     # Heads (their OPD), supervisors, auditors (read-only) and admins.
     "officer.oversight": OVERSIGHT,
+    "officer.oversight_csv": OVERSIGHT,
+    "officer.oversight_opds": OVERSIGHT,
+    "officer.oversight_opds_csv": OVERSIGHT,
+    "officer.oversight_trends": OVERSIGHT,
+    "officer.oversight_trends_csv": OVERSIGHT,
     "oversight.Overdue": OVERSIGHT,
     "oversight.Stats": OVERSIGHT,
     # The verifier desk's incidents.
