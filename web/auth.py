@@ -18,9 +18,10 @@ from flask_login import UserMixin
 from flask_login import current_user
 
 from engine.errors import LaksaError
+from engine.identity import VIA_SESSION
 from engine.identity import Actor
 from engine.identity import actor_for
-from engine.identity import user_for_token
+from engine.identity import actor_for_token
 from engine.models import User
 from web.session import db
 
@@ -60,7 +61,7 @@ def _load(value: str) -> SignedIn | None:
     user = db().get(User, int(user_id))
     if user is None or not user.active or user.password_hash[-12:] != fingerprint:
         return None
-    return SignedIn(user, actor_for(db(), user))
+    return SignedIn(user, actor_for(db(), user, via=VIA_SESSION))
 
 
 def init_app(app: Flask) -> None:
@@ -79,10 +80,9 @@ def current_actor() -> Actor | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use 'Authorization: Bearer <token>'")
-        user = user_for_token(db(), token.strip(), now=datetime.now(UTC))
-        if user is None:
+        actor = actor_for_token(db(), token.strip(), now=datetime.now(UTC))
+        if actor is None:
             raise Unauthorized("unknown, expired or revoked token")
-        actor = actor_for(db(), user)
     elif current_user.is_authenticated:
         actor = current_user.actor
     g.actor = actor
