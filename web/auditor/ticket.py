@@ -13,6 +13,7 @@ from flask import request
 from flask import url_for
 
 from engine import audit_trail
+from engine import reference
 from engine.audit_trail import Reporter
 from web import i18n
 from web.auditor import blp
@@ -40,6 +41,8 @@ def _page(number: str, reporter: Reporter | None = None, revealed: bool = False)
         diagram=diagram,
         reason_max=REASON_MAX,
         as_text=as_text,
+        categories=reference.category_names(db()),
+        opds=reference.opd_names(db()),
         now=datetime.now(UTC),
     )
 
