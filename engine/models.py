@@ -177,6 +177,9 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(60))
     element_id: Mapped[str | None] = mapped_column(String(120))
     data: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly what was hashed
+    # What the actor came through (engine.identity.Actor.via), hashed too; None before it was
+    # recorded.
+    via: Mapped[str | None] = mapped_column(String(40))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
@@ -209,6 +212,8 @@ class OutboxMessage(Base):
         ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The ticket it is about (the auditor's page lists a ticket's notifications by it).
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
     topic: Mapped[str] = mapped_column(String(60))
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]

@@ -75,6 +75,7 @@ TASK_READ = TASK_ACT | {"pengawas", "auditor"}
 TICKET_ACT = frozenset({"verifikator", "petugas_dpupr", "kepala_dpupr", "admin"})
 OVERSIGHT = frozenset({"kepala_dpupr", "pengawas", "auditor", "admin"})
 ADMIN = frozenset({"admin"})
+AUDIT = frozenset({"auditor", "admin"})
 EXPECTED: dict[str, Rule_] = {
     # The public's pages, and the reporter's private link (a capability: the secret is enough).
     "static": PUBLIC,
@@ -134,6 +135,14 @@ EXPECTED: dict[str, Rule_] = {
     # The verifier desk's incidents.
     "incidents.Incidents": frozenset({"verifikator", "admin"}),
     "incidents.ResolveIncident": frozenset({"verifikator", "admin"}),
+    # Auditors (read-only) and admins.
+    "auditor.search": AUDIT,
+    "auditor.search_csv": AUDIT,
+    "auditor.search_json": AUDIT,
+    "auditor.ticket": AUDIT,
+    "auditor.ticket_csv": AUDIT,
+    "auditor.ticket_json": AUDIT,
+    "auditor.reveal_reporter": AUDIT,
     # Admins.
     "admin.index": ADMIN,
     "admin.users": ADMIN,
