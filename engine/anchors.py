@@ -42,19 +42,18 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_left
 from collections.abc import Iterable
-from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
-from itertools import groupby
-from operator import itemgetter
-from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy import Table
+from sqlalchemy import and_
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import literal
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -246,7 +245,7 @@ def _watermark(factory: sessionmaker[Session]) -> int:
         return session.scalar(select(func.coalesce(func.max(AuditEvent.id), 0))) or 0
 
 
-def heads(session: Session, watermark: int) -> Iterator[tuple[int, int, str]]:
+def _heads_query(watermark: int) -> Select[int, int, str]:
     """(instance id, seq, hash) of every chain's last event with id <= watermark, by instance.
 
     One query: the last event id per instance is read from the (instance_id, seq) index (on
@@ -258,54 +257,100 @@ def heads(session: Session, watermark: int) -> Iterator[tuple[int, int, str]]:
         .group_by(_EVENT.c.instance_id)
         .scalar_subquery()
     )
-    yield from session.execute(
+    return (
         select(_EVENT.c.instance_id, _EVENT.c.seq, _EVENT.c.hash)
         .where(_EVENT.c.id.in_(last))
         .order_by(_EVENT.c.instance_id)
-        .execution_options(yield_per=_STREAM)
     )
 
 
-def anchor_today(factory: sessionmaker[Session], *, now: datetime) -> Outcome:
-    """Publish today's anchor (Jakarta day of ``now``); a second call the same day does nothing."""
-    day = jakarta_day(now)
+def _root_at(factory: sessionmaker[Session], watermark: int) -> tuple[int, str]:
+    """(chains, Merkle root) of the heads at ``watermark``, read without holding up writers.
+
+    On SQLite every transaction of ours takes the write lock (BEGIN IMMEDIATE, see engine.db),
+    so the heads are read as one statement on a connection in autocommit: a WAL reader with its
+    own snapshot, while commands go on writing. PostgreSQL readers never block writers.
+    """
+    builder = _Builder()
+    query = _heads_query(watermark)
     with factory() as session:
-        existing = for_day(session, day)
-        if existing is not None:
-            return Outcome(existing, created=False)
-    watermark = _watermark(factory)
+        bind = session.get_bind()
+        if bind.dialect.name != "sqlite":
+            for instance_id, seq, event_hash in session.execute(
+                query.execution_options(yield_per=_STREAM)
+            ):
+                builder.add(leaf_hash(instance_id, seq, event_hash))
+            return builder.count, builder.root()
+    sql = str(query.compile(dialect=bind.dialect, compile_kwargs={"literal_binds": True}))
+    raw = bind.raw_connection()  # type: ignore[union-attr]
     try:
-        with factory.begin() as session:
+        cursor = raw.cursor()
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(_STREAM):
+            for instance_id, seq, event_hash in rows:
+                builder.add(leaf_hash(instance_id, seq, event_hash))
+        cursor.close()
+    finally:
+        raw.close()
+    return builder.count, builder.root()
+
+
+def anchor_today(factory: sessionmaker[Session], *, now: datetime) -> Outcome:
+    """Publish today's anchor (Jakarta day of ``now``); a second call the same day does nothing.
+
+    The heads are read and hashed before the short transaction that writes the anchor, so
+    commands are not held up while a million heads are hashed.
+    """
+    day = jakarta_day(now)
+    for _ in range(3):
+        with factory() as session:
             existing = for_day(session, day)
             if existing is not None:
                 return Outcome(existing, created=False)
-            previous = latest(session)
-            since = previous.last_event_id if previous else 0
-            watermark = max(watermark, since)
-            builder = _Builder()
-            for instance_id, seq, event_hash in heads(session, watermark):
-                builder.add(leaf_hash(instance_id, seq, event_hash))
-            created_at = _stamp(now)
-            prev_hash = previous.hash if previous else GENESIS
-            root = builder.root()
-            anchor = AuditAnchor(
-                day=day,
-                created_at=created_at,
-                last_event_id=watermark,
-                chains=builder.count,
-                root=root,
-                prev_hash=prev_hash,
-                hash=anchor_hash(prev_hash, day, created_at, watermark, builder.count, root),
-            )
-            session.add(anchor)
-            session.flush()
-            _keep_moved_heads(session, anchor.id, since, watermark)
-    except IntegrityError:  # another sweeper published today's anchor meanwhile
-        with factory() as session:
-            existing = for_day(session, day)
-        if existing is None:
-            raise
-        return Outcome(existing, created=False)
+        watermark = _watermark(factory)
+        chains, root = _root_at(factory, watermark)
+        try:
+            made = _write(factory, day=day, now=now, watermark=watermark, chains=chains, root=root)
+        except IntegrityError:  # another sweeper published today's anchor meanwhile
+            made = None
+        if made is not None:
+            return made
+    raise RuntimeError(f"could not publish the audit anchor of {day}")
+
+
+def _write(
+    factory: sessionmaker[Session],
+    *,
+    day: date,
+    now: datetime,
+    watermark: int,
+    chains: int,
+    root: str,
+) -> Outcome | None:
+    """Write the anchor; the existing one if today's was made meanwhile; None to compute again
+    (an anchor with a later watermark appeared meanwhile)."""
+    with factory.begin() as session:
+        existing = for_day(session, day)
+        if existing is not None:
+            return Outcome(existing, created=False)
+        previous = latest(session)
+        since = previous.last_event_id if previous else 0
+        if watermark < since:
+            return None
+        created_at = _stamp(now)
+        prev_hash = previous.hash if previous else GENESIS
+        anchor = AuditAnchor(
+            day=day,
+            created_at=created_at,
+            last_event_id=watermark,
+            chains=chains,
+            root=root,
+            prev_hash=prev_hash,
+            hash=anchor_hash(prev_hash, day, created_at, watermark, chains, root),
+        )
+        session.add(anchor)
+        session.flush()
+        _keep_moved_heads(session, anchor.id, since, watermark)
     return Outcome(anchor, created=True)
 
 
@@ -373,8 +418,8 @@ class AnchorProblem:
 def verify(session: Session) -> list[AnchorProblem]:
     """Check the anchor chain, each anchor's root, and every published head against the events.
 
-    Cost: one pass over the audit events and one over the kept heads, plus rehashing the paths of
-    the heads each anchor moved; not one full recomputation per anchor.
+    Cost: two queries over the audit events and the kept heads, plus rehashing the paths of the
+    heads each anchor moved; not one full recomputation per anchor.
     """
     anchors = list(session.scalars(select(AuditAnchor).order_by(AuditAnchor.id)))
     problems = _check_chain(anchors)
@@ -419,76 +464,67 @@ def _check_roots(session: Session, anchors: Sequence[AuditAnchor]) -> list[Ancho
 
 
 def _check_heads(session: Session, anchors: Sequence[AuditAnchor]) -> list[AnchorProblem]:
-    """Recompute, from today's events, the head every anchor saw and compare with what it kept."""
+    """Recompute, from today's events, the heads every anchor kept, and compare; in the database.
+
+    Each event falls in the window of the first anchor whose watermark reaches it; a chain's
+    newest event in a window is the head that anchor must have kept for it.
+    """
     if not anchors:
         return []
-    watermarks = [a.last_event_id for a in anchors]
-    events = session.execute(
-        select(_EVENT.c.instance_id, _EVENT.c.id, _EVENT.c.seq, _EVENT.c.hash)
-        .order_by(_EVENT.c.instance_id, _EVENT.c.seq)
-        .execution_options(yield_per=_STREAM)
+    lo = func.coalesce(func.lag(AuditAnchor.last_event_id).over(order_by=AuditAnchor.id), 0)
+    window = select(
+        AuditAnchor.id.label("anchor_id"), AuditAnchor.last_event_id.label("hi"), lo.label("lo")
+    ).subquery("w")
+    newest = (
+        select(window.c.anchor_id, func.max(_EVENT.c.id).label("event_id"))
+        .select_from(_EVENT)
+        .join(window, and_(_EVENT.c.id > window.c.lo, _EVENT.c.id <= window.c.hi))
+        .group_by(window.c.anchor_id, _EVENT.c.instance_id)
+        .subquery("newest")
     )
-    kept = session.execute(
-        select(_HEAD.c.instance_id, _HEAD.c.anchor_id, _HEAD.c.seq, _HEAD.c.hash)
-        .order_by(_HEAD.c.instance_id, _HEAD.c.anchor_id)
-        .execution_options(yield_per=_STREAM)
+    event = _EVENT.alias("e")
+    kept = and_(_HEAD.c.anchor_id == newest.c.anchor_id, _HEAD.c.instance_id == event.c.instance_id)
+    differing = session.execute(
+        select(newest.c.anchor_id, event.c.instance_id, event.c.seq, _HEAD.c.seq)
+        .select_from(newest)
+        .join(event, event.c.id == newest.c.event_id)
+        .outerjoin(_HEAD, kept)
+        .where(
+            or_(_HEAD.c.hash.is_(None), _HEAD.c.hash != event.c.hash, _HEAD.c.seq != event.c.seq)
+        )
+    ).all()
+    kept_window = window.alias("kw")
+    in_window = (
+        select(literal(1))
+        .where(
+            _EVENT.c.instance_id == _HEAD.c.instance_id,
+            _EVENT.c.id > kept_window.c.lo,
+            _EVENT.c.id <= kept_window.c.hi,
+        )
+        .exists()
     )
-    index_of = {a.id: n for n, a in enumerate(anchors)}
-    differing: list[tuple[int, int, str]] = []  # (anchor index, instance id, reason)
-    recomputed = _by_instance(events)
-    published = _by_instance(kept)
-    now = next(recomputed, None)
-    then = next(published, None)
-    while now is not None or then is not None:
-        if then is None or (now is not None and now[0] < then[0]):
-            assert now is not None
-            instance_id, mine, theirs = now[0], now[1], []
-            now = next(recomputed, None)
-        elif now is None or then[0] < now[0]:
-            instance_id, mine, theirs = then[0], [], then[1]
-            then = next(published, None)
+    gone = session.execute(
+        select(_HEAD.c.anchor_id, _HEAD.c.instance_id)
+        .join(kept_window, kept_window.c.anchor_id == _HEAD.c.anchor_id)
+        .where(~in_window)
+    ).all()
+    found: list[tuple[int, int, str]] = []
+    for anchor_id, instance_id, seq, kept_seq in differing:
+        if kept_seq is None:
+            reason = "events not covered by the anchor appeared before its watermark"
         else:
-            instance_id, mine, theirs = now[0], now[1], then[1]
-            now, then = next(recomputed, None), next(published, None)
-        expected = _heads_per_anchor(mine, watermarks)
-        stored = {index_of.get(r[0], -1): (r[1], r[2]) for r in theirs}
-        for n in sorted(set(expected) | set(stored)):
-            if n < 0:
-                continue
-            if n not in stored:
-                reason = "events not covered by the anchor appeared before its watermark"
-            elif n not in expected:
-                reason = "events covered by the anchor are gone"
-            elif expected[n] != stored[n]:
-                reason = (
-                    f"chain head differs from the published one (event {expected[n][0]}, "
-                    f"published event {stored[n][0]})"
-                )
-            else:
-                continue
-            differing.append((n, instance_id, reason))
-    numbers = _numbers(session, {i for _, i, _ in differing})
+            reason = (
+                f"chain head differs from the published one (event {seq}, "
+                f"published event {kept_seq})"
+            )
+        found.append((anchor_id, instance_id, reason))
+    found += [(a, i, "events covered by the anchor are gone") for a, i in gone]
+    days = {a.id: a.day for a in anchors}
+    numbers = _numbers(session, {i for _, i, _ in found})
     return [
-        AnchorProblem(anchors[n].day, numbers.get(i, f"instance {i}"), reason)
-        for n, i, reason in sorted(differing)
+        AnchorProblem(days[a], numbers.get(i, f"instance {i}"), reason)
+        for a, i, reason in sorted(found)
     ]
-
-
-def _by_instance(rows: Iterable[Sequence[Any]]) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
-    for instance_id, group in groupby(rows, key=itemgetter(0)):
-        yield instance_id, [tuple(r[1:]) for r in group]
-
-
-def _heads_per_anchor(
-    events: Sequence[tuple[Any, ...]], watermarks: Sequence[int]
-) -> dict[int, tuple[int, str]]:
-    """Anchor index -> (seq, hash) for each anchor at which this chain's head moved."""
-    moved: dict[int, tuple[int, str]] = {}
-    for event_id, seq, event_hash in events:
-        n = bisect_left(watermarks, event_id)
-        if n < len(watermarks):
-            moved[n] = (seq, event_hash)
-    return moved
 
 
 def _numbers(session: Session, instance_ids: set[int]) -> dict[int, str]:
