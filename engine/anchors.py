@@ -33,7 +33,8 @@ Functions:
   newer than the last anchor), the head it published for the instance, whether the instance's
   events up to the watermark still recompute to that head (``matches``, with ``reason`` when
   not), and with ``with_path`` the Merkle audit path, which ``root_from_path`` turns back into
-  the published root. Without the path it reads the instance's events and two rows.
+  the published root. Without the path it reads the instance's events and two rows; the path
+  needs every head the anchor published (seconds at a million tickets: compute it on request).
 - ``page(session, before=, limit=)``: anchors newest first for the public page.
 """
 
