@@ -45,6 +45,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import date
 from datetime import datetime
 
@@ -206,8 +207,8 @@ def anchor_hash(
 
 
 def _stamp(moment: datetime) -> datetime:
-    """Whole seconds: what every backend stores and gives back the same."""
-    return moment.replace(microsecond=0)
+    """UTC, whole seconds: what every backend gives back as it was hashed."""
+    return moment.astimezone(UTC).replace(microsecond=0)
 
 
 # -- making anchors ------------------------------------------------------------------------------

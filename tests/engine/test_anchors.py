@@ -20,6 +20,7 @@ from engine import anchors
 from engine import audit
 from engine import jobs
 from engine.anchors import GENESIS
+from engine.calendar import JAKARTA
 from engine.models import AuditAnchor
 from engine.models import AuditAnchorHead
 from engine.models import AuditEvent
@@ -164,6 +165,13 @@ def test_each_anchor_chains_to_the_one_before_and_keeps_only_the_heads_that_move
         )
     assert kept == {instance_of(backend_factory, moved), instance_of(backend_factory, new)}
     assert instance_of(backend_factory, old) not in kept
+    assert anchor_problems(backend_factory) == []
+
+
+def test_an_anchor_made_with_a_jakarta_clock_verifies(backend_factory):
+    submit(backend_factory)
+    a = anchors.anchor_today(backend_factory, now=DAY.astimezone(JAKARTA)).anchor
+    assert a.created_at == DAY.replace(second=0)
     assert anchor_problems(backend_factory) == []
 
 
