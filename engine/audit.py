@@ -209,6 +209,13 @@ def verify(session: Session) -> list[Problem]:
     return problems
 
 
+def check_events(
+    rows: Sequence[AuditEvent], ticket_number: str, *, seq: int, head: str
+) -> tuple[int | None, str] | None:
+    """Recompute the first events of one chain; None when they end at ``seq`` and ``head``."""
+    return _check_chain(rows, ticket_number, seq, head)
+
+
 def _check_chain(
     rows: Sequence[AuditEvent], ticket_number: str, audit_seq: int, audit_head: str
 ) -> tuple[int | None, str] | None:

@@ -92,6 +92,8 @@ EXPECTED: dict[str, Rule_] = {
     "public.statistics": PUBLIC,
     "public.statistics_csv": PUBLIC,
     "public.statistics_json": PUBLIC,
+    "public.audit_anchors": PUBLIC,
+    "public.audit_anchors_json": PUBLIC,
     "reporter.ticket": PUBLIC,
     "reporter.reply": PUBLIC,
     "reporter.photo": PUBLIC,
