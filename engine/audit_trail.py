@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import anchors
 from engine import audit
 from engine import definitions
 from engine.errors import NotFound
@@ -149,6 +150,7 @@ class Trail:
     waiting: Sequence[Waiting]
     notifications: Sequence[Notification]
     problem: audit.Problem | None
+    anchored: anchors.Proof | None  # the latest daily anchor covering the ticket, if any
     tokens: Mapping[str, str]  # via "token:<id>" -> "<label> (<username>)"
     bpmn: str | None
     markers: Mapping[str, list[str]]  # completed | waiting | escalated -> element ids
@@ -246,6 +248,7 @@ def trail(session: Session, number: str, *, actor: Actor, lang: str = "id") -> T
         waiting=waiting,
         notifications=_notifications(session, ticket.id),
         problem=audit.verify_instance(session, instance.id),
+        anchored=anchors.proof_for(session, instance.id),
         tokens=_tokens(session, trail_events),
         bpmn=_bpmn(session, definition, process),
         markers={

@@ -16,12 +16,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy import update
 
+from engine import anchors
 from engine import audit
 from engine.identity import create_user
 from engine.models import AuditEvent
 from engine.models import ProcessInstance
 from engine.models import Ticket
 from tests.conftest import NOW
+from tests.engine.test_anchors import rewrite_chain
 from tests.factories import ROAD as ROAD_INPUT
 from tests.factories import complete
 from tests.factories import submit
@@ -467,3 +469,25 @@ def test_events_written_through_a_web_session_say_so(app, auditor, session_facto
     vias = {(r.actor, r.via) for r in audit_rows(session_factory, number)}
     assert ("user:verifikator", "session") in vias
     assert "sesi web" in page(auditor.get(f"/audit/tiket/{number}"))
+
+
+# -- the daily anchor -------------------------------------------------------------------------
+
+
+def test_the_ticket_page_says_whether_the_daily_anchor_covers_it_and_still_matches(
+    auditor, session_factory
+):
+    number = submit(session_factory, now=NOW)
+    before = page(auditor.get(f"/audit/tiket/{number}"))
+    assert "Belum tercakup jejak audit harian" in before
+
+    anchors.anchor_today(session_factory, now=NOW)
+    covered = page(auditor.get(f"/audit/tiket/{number}"))
+    day = anchors.jakarta_day(NOW).isoformat()
+    assert f"Cocok dengan jejak audit harian {day}" in covered
+
+    # The whole chain rewritten consistently: the chain check still passes, the anchor does not.
+    rewrite_chain(session_factory, number)
+    after = page(auditor.get(f"/audit/tiket/{number}"))
+    assert "Rantai audit utuh." in after
+    assert "Tidak cocok dengan jejak audit harian" in after
