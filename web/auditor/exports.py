@@ -20,22 +20,18 @@ from flask import stream_with_context
 
 from engine import audit_search
 from engine import audit_trail
+from web import csvfile
 from web.auditor import blp
 from web.auditor.filters import from_request
 from web.auth import require_actor
 from web.session import db
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
 
 def safe_cell(value: Any) -> str:
-    """A value as a CSV cell that no spreadsheet runs as a formula."""
-    if value is None:
-        return ""
+    """A value as a CSV cell that no spreadsheet runs as a formula (web/csvfile.py's rule)."""
     if isinstance(value, datetime):
         value = value.isoformat()
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    return str(csvfile.safe(value))
 
 
 def _csv_lines(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
