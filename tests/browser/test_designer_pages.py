@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from engine import definitions
 from engine.identity import create_user
+from engine.models import DefinitionBundle
 from tests.browser.conftest import PHONE
 from tests.browser.conftest import Server
 from tests.browser.conftest import axe_violations
@@ -76,6 +77,10 @@ def test_a_designer_uploads_a_changed_timer_sees_the_diff_and_deploys(
     page.get_by_label("Catatan pemasangan").fill("Verifikasi menjadi 2 hari kerja")
     page.get_by_role("button", name="Pasang").click()
     expect(page.get_by_role("status")).to_contain_text("Definisi dipasang: complaint v2.")
+    with server.factory() as session:  # byte for byte what was uploaded, through the form
+        deployed = session.get(DefinitionBundle, 2)
+        assert deployed is not None
+        assert deployed.files["complaint.bpmn"] == changed.read_text(encoding="utf-8")
     assert axe_violations(page) == []
     screenshot(page, f"designer-bundle-{suffix}")
 
