@@ -117,7 +117,7 @@ def _elements(name: str, text: str | None) -> tuple[dict[str, tuple[Element, Any
     if text is None:
         return {}, {}
     if name.endswith((".bpmn", ".dmn")):
-        root = parse_xml(name, text)
+        root = parse_xml(text, name)
         elements: dict[str, tuple[Element, Any]] = {}
         _collect(root, elements)
         return elements, _geometry(root)

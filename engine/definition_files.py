@@ -1,5 +1,9 @@
-"""Definition files sent from outside (the designer's pages, the API): which names a bundle
-may hold, how large they may be, XML parsed safely, and a refusal as a list of problems."""
+"""Definition files before anything parses them: which names a bundle may hold, size limits,
+safe XML parsing, and a refusal as a list of problems.
+
+Every BPMN and DMN file reaches SpiffWorkflow's parser as a tree parsed here, never as text,
+so no DOCTYPE, entity or network access can reach lxml's default parser.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +16,80 @@ from lxml import etree
 
 from engine.errors import InvalidInput
 from engine.errors import TooLarge
-from engine.runtime import DefinitionError
+from engine.runtime.types import DefinitionError
 
-MAX_FILE_BYTES = 1024 * 1024  # one BPMN, DMN or JSON file (complaint.bpmn is about 80 kB)
-MAX_TOTAL_BYTES = 5 * 1024 * 1024  # a whole bundle
-MAX_FILES = 100
+MAX_FILE_BYTES = 2 * 1024 * 1024  # one BPMN, DMN or JSON file
+MAX_BUNDLE_BYTES = 10 * 1024 * 1024  # all files of one deploy together
+MAX_FILES = 200
 STATUSES = "statuses.json"
 FORMS_DIR = "forms/"
 _BASE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$")
-# No DTD at all: a definition needs none, and a DTD is how entity expansion and external
-# entities get in (lxml is told not to resolve them as well).
-_DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 NAME_RULE = "a .bpmn or .dmn file, forms/<name>.schema.json, or statuses.json"
+
+# A DTD is how external entities (XXE) and entity expansion (billion laughs) get in; a BPMN or
+# DMN file never needs one, so any declaration is refused before a parser sees the text.
+_DECLARATION = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def size_problems(files: Mapping[str, str]) -> list[DefinitionError]:
+    """Files over the per-file limit, and the bundle over its limit, as problems."""
+    problems = []
+    if len(files) > MAX_FILES:
+        problems.append(DefinitionError(f"{len(files)} files in one deploy; at most {MAX_FILES}"))
+    total = 0
+    for name in sorted(files):
+        size = len(files[name].encode("utf-8"))
+        total += size
+        if size > MAX_FILE_BYTES:
+            problems.append(
+                DefinitionError(
+                    f"file is {_mb(size)}; a definition file may be at most {_mb(MAX_FILE_BYTES)}",
+                    file=name,
+                )
+            )
+    if total > MAX_BUNDLE_BYTES:
+        problems.append(
+            DefinitionError(
+                f"the files are {_mb(total)} together; a deploy may be at most "
+                f"{_mb(MAX_BUNDLE_BYTES)}"
+            )
+        )
+    return problems
+
+
+def parse_xml(text: str, file: str) -> etree._Element:
+    """Parse a BPMN or DMN file safely; raise DefinitionError for a DTD or bad XML."""
+    declaration = _DECLARATION.search(text)
+    if declaration is not None:
+        line = text.count("\n", 0, declaration.start()) + 1
+        raise DefinitionError(
+            f"a {declaration.group(1).upper()} declaration is not allowed in a definition file "
+            "(no DTD, no entities)",
+            file=file,
+            line=line,
+        )
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=False,
+    )
+    try:
+        root = etree.fromstring(text.encode("utf-8"), parser)
+    except etree.XMLSyntaxError as exc:
+        message = " ".join(str(exc.msg or exc).split()) or "not well-formed XML"
+        raise DefinitionError(message, file=file, line=exc.lineno) from None
+    except ValueError as exc:  # e.g. an encoding declaration lxml cannot honour
+        raise DefinitionError(" ".join(str(exc).split()), file=file) from None
+    if root.getroottree().docinfo.doctype:
+        raise DefinitionError("a DOCTYPE is not allowed in a definition file", file=file, line=1)
+    return root
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 @dataclass(frozen=True)
@@ -103,39 +169,12 @@ def accepted(files: Mapping[str, str]) -> dict[str, str]:
         total += size
         # As `laksa deploy` reads files (universal newlines): a browser sends CRLF.
         result[name] = text.replace("\r\n", "\n").replace("\r", "\n")
-    if total > MAX_TOTAL_BYTES:
+    if total > MAX_BUNDLE_BYTES:
         raise TooLarge(
-            f"the files are larger than {MAX_TOTAL_BYTES} bytes together",
-            fields={"files": [f"at most {MAX_TOTAL_BYTES} bytes together"]},
+            f"the files are larger than {MAX_BUNDLE_BYTES} bytes together",
+            fields={"files": [f"at most {MAX_BUNDLE_BYTES} bytes together"]},
         )
     return result
-
-
-def parse_xml(name: str, text: str) -> Any:
-    """The root element of a BPMN or DMN file, parsed without DTDs, entities or network."""
-    data = text.encode("utf-8")
-    doctype = _DOCTYPE.search(data)
-    if doctype:
-        line = data.count(b"\n", 0, doctype.start()) + 1
-        raise DefinitionError(
-            "a DOCTYPE or entity declaration is not allowed", file=name, line=line
-        )
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
-    try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        raise DefinitionError(
-            f"not well-formed XML: {exc.msg}", file=name, line=exc.lineno
-        ) from None
-    if etree.QName(root).localname != "definitions":
-        raise DefinitionError(
-            f"the root element is <{etree.QName(root).localname}>, not <definitions>",
-            file=name,
-            line=root.sourceline,
-        )
-    return root
 
 
 def well_formed(files: Mapping[str, str]) -> list[Problem]:
@@ -144,7 +183,7 @@ def well_formed(files: Mapping[str, str]) -> list[Problem]:
     for name in sorted(files):
         if name.endswith((".bpmn", ".dmn")):
             try:
-                parse_xml(name, files[name])
+                parse_xml(files[name], name)
             except DefinitionError as exc:
                 found.extend(problems_of(exc))
     return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,8 +20,10 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import bpmn_rules
 from engine import calendar
 from engine import clock
+from engine import definition_files
 from engine import sandbox
 from engine.errors import NotDeployed
 from engine.models import Category
@@ -29,6 +32,7 @@ from engine.models import DefinitionBundle
 from engine.models import Group
 from engine.runtime import CompiledProcess
 from engine.runtime import DefinitionError
+from engine.runtime import DefinitionProblems
 from engine.runtime import EngineError
 from engine.runtime import MissingData
 from engine.runtime import Runtime
@@ -84,14 +88,27 @@ def _script_helpers() -> dict[str, Any]:
 def read_files(path: Path) -> dict[str, str]:
     """Read a workflows folder (BPMN, DMN, forms/*.json, statuses.json) or one file."""
     if path.is_file():
-        return {path.name: path.read_text(encoding="utf-8")}
+        return {path.name: _read(path, path.name)}
     if not path.is_dir():
         raise DefinitionError("no such file or folder", file=str(path))
     files = {}
     for file in sorted(path.rglob("*")):
         if file.is_file() and file.suffix in _SUFFIXES and "node_modules" not in file.parts:
-            files[file.relative_to(path).as_posix()] = file.read_text(encoding="utf-8")
+            name = file.relative_to(path).as_posix()
+            files[name] = _read(file, name)
     return files
+
+
+def _read(path: Path, name: str) -> str:
+    """A file's text, refused unread when it is over the size limit."""
+    size = path.stat().st_size
+    if size > definition_files.MAX_FILE_BYTES:
+        raise DefinitionError(
+            f"file is {size} bytes; a definition file may be at most "
+            f"{definition_files.MAX_FILE_BYTES} bytes",
+            file=name,
+        )
+    return path.read_text(encoding="utf-8")
 
 
 def content_hash(files: Mapping[str, str]) -> str:
@@ -101,25 +118,95 @@ def content_hash(files: Mapping[str, str]) -> str:
     return digest.hexdigest()
 
 
-def compile_files(files: Mapping[str, str], *, known_groups: set[str] | None = None) -> Bundle:
-    """Compile and check a bundle; raise DefinitionError with one line naming what is wrong."""
+def compile_files(
+    files: Mapping[str, str], *, known_groups: set[str] | None = None, check_spec: bool = True
+) -> Bundle:
+    """Compile and check a bundle; raise DefinitionProblems listing every problem found.
+
+    The files are size-checked and parsed safely first; then the BPMN specification's own
+    rules (``check_spec``; a bundle already deployed is loaded without them) and, where the
+    files parse, SpiffWorkflow's parser and LAKSA's checks.
+    """
     if not any(name.endswith(".bpmn") for name in files):
-        raise DefinitionError("no .bpmn file to deploy")
+        raise DefinitionProblems([DefinitionError("no .bpmn file to deploy")])
+    problems = definition_files.size_problems(files)
+    if problems:
+        raise DefinitionProblems(problems)
+    trees = {}
+    for name in sorted(files):
+        if name.endswith((".bpmn", ".dmn")):
+            try:
+                trees[name] = definition_files.parse_xml(files[name], name)
+            except DefinitionError as exc:
+                problems.append(exc)
+    if problems:
+        raise DefinitionProblems(problems)  # a file that does not parse cannot be compiled
+    if check_spec:
+        bpmn = {name: tree for name, tree in trees.items() if name.endswith(".bpmn")}
+        problems.extend(bpmn_rules.check_bundle(bpmn))
+    # LAKSA's checks still run on the BPMN files the specification checks found nothing in.
+    broken = {p.file for p in problems}
+    compilable = {name: text for name, text in files.items() if name not in broken}
+    bundle = None
+    if any(name.endswith(".bpmn") for name in compilable):
+        try:
+            bundle = _compile(compilable, trees, known_groups, problems)
+        except DefinitionError as exc:
+            _add(problems, exc)
+    if problems or bundle is None:
+        raise DefinitionProblems(problems)
+    return bundle
+
+
+def _compile(
+    files: Mapping[str, str],
+    trees: Mapping[str, Any],
+    known_groups: set[str] | None,
+    problems: list[DefinitionError],
+) -> Bundle | None:
+    """SpiffWorkflow's parser (its first problem raises), then LAKSA's checks (all added)."""
     runtime = get_runtime()
-    processes = runtime.compile_bundle(files)
-    forms = _forms(files)
-    statuses = _statuses(files)
+    processes = runtime.compile_bundle(files, trees)
+    forms = _forms(files, problems)
+    statuses = _statuses(files, problems)
     for process in processes.values():
-        _check_process(runtime, process, forms, statuses, known_groups, files)
+        for problem in _process_problems(runtime, process, forms, statuses, known_groups, files):
+            _add(problems, problem)
     return Bundle(content_hash(files), processes, forms, statuses)
+
+
+def _add(problems: list[DefinitionError], problem: DefinitionError) -> None:
+    """Add a problem unless one already names the same element (or line) of the same file."""
+    for known in problems:
+        if known.file != problem.file:
+            continue
+        if problem.element_id and known.element_id == problem.element_id:
+            return
+        if not problem.element_id and problem.line and known.line == problem.line:
+            return
+        if str(known) == str(problem):
+            return
+    problems.append(problem)
 
 
 def check(session: Session, files: Mapping[str, str]) -> Bundle:
     """Every check deploy makes, against this database's groups and categories; stores
-    nothing. Raises DefinitionError naming what is wrong."""
+    nothing. Raises DefinitionProblems listing every problem found."""
+    problems = definition_files.size_problems(files)
+    if problems:
+        raise DefinitionProblems(problems)
     groups = set(session.scalars(select(Group.code)))
-    bundle = compile_files(files, known_groups=groups)
-    _check_routing(session, files, groups)
+    bundle = None
+    try:
+        bundle = compile_files(files, known_groups=groups)
+    except DefinitionProblems as exc:
+        problems.extend(exc.problems)
+    try:
+        _check_routing(session, files, groups)
+    except DefinitionError as exc:
+        _add(problems, exc)
+    if problems or bundle is None:
+        raise DefinitionProblems(problems)
     return bundle
 
 
@@ -226,7 +313,7 @@ def bundle_for(session: Session, definition: _HasBundle) -> Bundle:
     row = session.get(DefinitionBundle, definition.bundle_id)
     if row is None:
         raise NotDeployed(f"definition bundle {definition.bundle_id} is missing")
-    bundle = compile_files(row.files)
+    bundle = compile_files(row.files, check_spec=False)
     _cache[definition.content_hash] = bundle
     return bundle
 
@@ -250,45 +337,54 @@ def lane_group(lane: str | None, data: Mapping[str, Any]) -> str | None:
     return _LANE_BINDING.sub(bind, lane.strip())
 
 
-def _forms(files: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+def _forms(files: Mapping[str, str], problems: list[DefinitionError]) -> dict[str, dict[str, Any]]:
     forms = {}
-    for name, text in files.items():
+    for name, text in sorted(files.items()):
         if not name.endswith(".schema.json"):
             continue
         try:
             schema = json.loads(text)
             Draft202012Validator.check_schema(schema)
         except json.JSONDecodeError as exc:
-            raise DefinitionError(f"not JSON: {exc.msg}", file=name, line=exc.lineno) from None
+            problems.append(DefinitionError(f"not JSON: {exc.msg}", file=name, line=exc.lineno))
+            continue
         except SchemaError as exc:
-            raise DefinitionError(f"not a JSON Schema: {exc.message}", file=name) from None
+            problems.append(DefinitionError(f"not a JSON Schema: {exc.message}", file=name))
+            continue
         forms[name.rsplit("/", 1)[-1]] = schema
     return forms
 
 
-def _statuses(files: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+def _statuses(
+    files: Mapping[str, str], problems: list[DefinitionError]
+) -> dict[str, dict[str, Any]]:
     text = files.get("statuses.json")
     if text is None:
         return {}
     try:
         table = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DefinitionError(
-            f"not JSON: {exc.msg}", file="statuses.json", line=exc.lineno
-        ) from None
+        problems.append(
+            DefinitionError(f"not JSON: {exc.msg}", file="statuses.json", line=exc.lineno)
+        )
+        return {}
     if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
-        raise DefinitionError("expected an object of status objects", file="statuses.json")
+        problems.append(
+            DefinitionError("expected an object of status objects", file="statuses.json")
+        )
+        return {}
     return table
 
 
-def _check_process(
+def _process_problems(
     runtime: Runtime,
     process: CompiledProcess,
     forms: Mapping[str, Any],
     statuses: Mapping[str, Any],
     known_groups: set[str] | None,
     files: Mapping[str, str],
-) -> None:
+) -> Iterator[DefinitionError]:
+    """LAKSA's own checks of one process: sandbox, timers, forms, statuses, lanes."""
     file = runtime.file_of(process)
 
     def fail(message: str, element_id: str) -> DefinitionError:
@@ -302,23 +398,25 @@ def _check_process(
                 sandbox.compile_script(source)
             else:
                 sandbox.compile_expression(source)
+            if kind.endswith("TimerEventDefinition"):
+                _check_timer(runtime, kind, source, fail, element_id)
         except sandbox.SandboxError as exc:
-            raise fail(f"{kind} refused by the sandbox: {exc}", element_id) from None
+            yield fail(f"{kind} refused by the sandbox: {exc}", element_id)
         except SyntaxError as exc:
-            raise fail(f"{kind} does not compile: {exc.msg}", element_id) from None
-        if kind.endswith("TimerEventDefinition"):
-            _check_timer(runtime, kind, source, fail, element_id)
+            yield fail(f"{kind} does not compile: {exc.msg}", element_id)
+        except DefinitionError as exc:
+            yield exc
     for element in process.elements.values():
         form = element.properties.get(FORM_PROPERTY)
         if form and form not in forms:
-            raise fail(f"form '{form}' not found among the deployed forms", element.element_id)
+            yield fail(f"form '{form}' not found among the deployed forms", element.element_id)
         status = element.properties.get("status")
         if status and statuses and status not in statuses:
-            raise fail(f"status '{status}' is not in statuses.json", element.element_id)
+            yield fail(f"status '{status}' is not in statuses.json", element.element_id)
         if element.lane and known_groups is not None and element.kind.endswith("Task"):
             lane = element.lane.strip()
             if not _LANE_BINDING.search(lane) and lane not in known_groups:
-                raise fail(f"lane '{lane}' is not a known group", element.element_id)
+                yield fail(f"lane '{lane}' is not a known group", element.element_id)
 
 
 def _check_routing(session: Session, files: Mapping[str, str], groups: set[str]) -> None:

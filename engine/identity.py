@@ -102,6 +102,20 @@ def actor_for(session: Session, user: User) -> Actor:
     )
 
 
+def signed_in_user(session: Session, user_id: int) -> tuple[User, Actor] | None:
+    """A user and the actor they act as, in one statement (read on every signed-in request)."""
+    rows = session.execute(
+        select(User, Membership.group_code)
+        .outerjoin(Membership, Membership.user_id == User.id)
+        .where(User.id == user_id)
+    ).all()
+    if not rows:
+        return None
+    user = rows[0][0]
+    groups = frozenset(code for _, code in rows if code is not None)
+    return user, Actor(name=f"user:{user.username}", role=user.role, groups=groups, user_id=user.id)
+
+
 def authenticate(session: Session, username: str, password: str) -> User | None:
     user = session.scalar(select(User).where(User.username == username, User.active))
     if user is None or not check_password(password, user.password_hash):

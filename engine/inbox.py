@@ -16,6 +16,8 @@ from datetime import timedelta
 from sqlalchemy import ColumnElement
 from sqlalchemy import and_
 from sqlalchemy import func
+from sqlalchemy import literal
+from sqlalchemy import null
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import union_all
@@ -200,34 +202,39 @@ def counts(
     """How many open tasks each filter would show (within the OPD filter, if any).
 
     By category and kecamatan from the counts the commands keep (``open_task_count``);
-    overdue and due today as two index range counts.
+    overdue and due today as two index range counts; all in one statement.
     """
     chosen = sorted(set(groups))
     if opd is not None:
         chosen = [g for g in chosen if g in (opd, opd + "_head")]
+    end_of_day = _end_of_day(now)
+    open_in = (HumanTask.candidate_group.in_(chosen), HumanTask.completed_at.is_(None))
+    kept = select(
+        literal("kept"), OpenTaskCount.category, OpenTaskCount.kecamatan, OpenTaskCount.count
+    ).where(OpenTaskCount.candidate_group.in_(chosen), OpenTaskCount.count != 0)
+    # Overdue, then due today: two ranges of ix_human_task_open, counted where they lie.
+    overdue_rows = select(literal("overdue"), null(), null(), func.count()).where(
+        *open_in, HumanTask.due_at < now
+    )
+    today_rows = select(literal("today"), null(), null(), func.count()).where(
+        *open_in, HumanTask.due_at >= now, HumanTask.due_at < end_of_day
+    )
     by_category: dict[str, int] = {}
     by_kecamatan: dict[str, int] = {}
-    total = 0
-    for category, kecamatan, n in session.execute(
-        select(OpenTaskCount.category, OpenTaskCount.kecamatan, OpenTaskCount.count).where(
-            OpenTaskCount.candidate_group.in_(chosen), OpenTaskCount.count != 0
-        )
-    ):
-        total += n
-        by_category[category] = by_category.get(category, 0) + n
-        if kecamatan:
-            by_kecamatan[kecamatan] = by_kecamatan.get(kecamatan, 0) + n
-    end_of_day = _end_of_day(now)
-    overdue, today = session.execute(
-        select(
-            func.count().filter(HumanTask.due_at < now),
-            func.count().filter(HumanTask.due_at >= now),
-        ).where(
-            HumanTask.candidate_group.in_(chosen),
-            HumanTask.completed_at.is_(None),
-            HumanTask.due_at < end_of_day,  # one index range: overdue, then due today
-        )
-    ).one()
+    total = overdue = today = 0
+    rows: Sequence[tuple[str, str, str | None, int]] = session.execute(  # one round trip
+        union_all(kept, overdue_rows, today_rows)
+    ).all()  # type: ignore[assignment]  # the union's columns, untyped
+    for kind, category, kecamatan, n in rows:
+        if kind == "overdue":
+            overdue = n
+        elif kind == "today":
+            today = n
+        else:
+            total += n
+            by_category[category] = by_category.get(category, 0) + n
+            if kecamatan:
+                by_kecamatan[kecamatan] = by_kecamatan.get(kecamatan, 0) + n
     return Counts(total, overdue, today, by_category, by_kecamatan)
 
 

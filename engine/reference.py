@@ -1,34 +1,103 @@
-"""The city's reference lists the forms and statistics show: categories, kecamatan, OPDs."""
+"""The city's reference lists the forms and statistics show: categories, kecamatan, OPDs.
+
+They change a few times a year and are read on almost every page, so each process keeps them
+for a minute (per database), and forgets them at once when this process writes a category,
+a kecamatan or a group. Another process's change shows within the minute.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import Any
+from typing import TypeVar
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import event
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from engine.models import Category
 from engine.models import Group
 from engine.models import Kecamatan
 
+KEPT_SECONDS = 60.0
+_REFERENCE = (Category, Group, Kecamatan)
+_kept: WeakKeyDictionary[Engine, dict[str, tuple[float, Any]]] = WeakKeyDictionary()
+T = TypeVar("T")
+
+
+def _remembered(session: Session, name: str, read: Callable[[Session], T]) -> T:
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    lists = _kept.setdefault(engine, {})
+    now = time.monotonic()
+    found = lists.get(name)
+    if found is not None and now - found[0] < KEPT_SECONDS:
+        value: T = found[1]
+        return value
+    value = read(session)
+    lists[name] = (now, value)
+    return value
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_on_write(session: Session, _context: Any) -> None:
+    if any(isinstance(o, _REFERENCE) for o in (*session.new, *session.dirty, *session.deleted)):
+        bind = session.get_bind()
+        _kept.pop(bind.engine if isinstance(bind, Connection) else bind, None)
+
+
+def forget(session: Session) -> None:
+    """Read the lists afresh next time (after a change written without the ORM)."""
+    bind = session.get_bind()
+    _kept.pop(bind.engine if isinstance(bind, Connection) else bind, None)
+
 
 def categories(session: Session) -> dict[str, str]:
     """Active categories, code -> name, by name."""
-    rows = session.execute(
-        select(Category.code, Category.name).where(Category.active).order_by(Category.name)
-    )
-    return dict(rows.all())
+
+    def read(s: Session) -> dict[str, str]:
+        rows = s.execute(
+            select(Category.code, Category.name).where(Category.active).order_by(Category.name)
+        )
+        return dict(rows.all())
+
+    return dict(_remembered(session, "categories", read))
 
 
 def category_names(session: Session) -> dict[str, str]:
     """Every category ever offered (inactive too: old tickets name them)."""
-    return dict(session.execute(select(Category.code, Category.name)).all())
+
+    def read(s: Session) -> dict[str, str]:
+        return dict(s.execute(select(Category.code, Category.name)).all())
+
+    return dict(_remembered(session, "category_names", read))
 
 
 def kecamatan(session: Session) -> list[str]:
-    return list(session.scalars(select(Kecamatan.name).order_by(Kecamatan.name)))
+    def read(s: Session) -> list[str]:
+        return list(s.scalars(select(Kecamatan.name).order_by(Kecamatan.name)))
+
+    return list(_remembered(session, "kecamatan", read))
+
+
+def group_names(session: Session) -> dict[str, str]:
+    """Every group's name by its code (desks, OPDs, heads)."""
+
+    def read(s: Session) -> dict[str, str]:
+        return dict(s.execute(select(Group.code, Group.name)).all())
+
+    return dict(_remembered(session, "group_names", read))
 
 
 def opd_names(session: Session) -> dict[str, str]:
-    rows = session.execute(
-        select(Group.code, Group.name).where(Group.kind == "opd").order_by(Group.name)
-    )
-    return dict(rows.all())
+    def read(s: Session) -> dict[str, str]:
+        rows = s.execute(
+            select(Group.code, Group.name).where(Group.kind == "opd").order_by(Group.name)
+        )
+        return dict(rows.all())
+
+    return dict(_remembered(session, "opd_names", read))

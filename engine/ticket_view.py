@@ -14,13 +14,12 @@ from engine import attachments
 from engine import definitions
 from engine import forms
 from engine import numbers
+from engine import reference
 from engine import reporter
 from engine import timeline
 from engine.errors import NotFound
 from engine.identity import Actor
-from engine.models import Category
 from engine.models import Definition
-from engine.models import Group
 from engine.models import ProcessInstance
 from engine.models import Rating
 from engine.models import Ticket
@@ -132,10 +131,8 @@ def ticket_view(
     ticket, seen = viewer_access(session, number, actor=actor, secret=secret)
     bundle = _bundle(session, ticket)
     status = bundle.statuses.get(ticket.status, {}) if bundle else {}
-    category_name = session.scalar(select(Category.name).where(Category.code == ticket.category))
-    opd_name = (
-        session.scalar(select(Group.name).where(Group.code == ticket.opd)) if ticket.opd else None
-    )
+    category_name = reference.category_names(session).get(ticket.category)
+    opd_name = reference.group_names(session).get(ticket.opd) if ticket.opd else None
     photos = [
         Photo(a.id, a.purpose, a.width, a.height, a.linked_at is not None)
         for a in attachments.of_ticket(session, ticket.id, staff=seen.staff)

@@ -51,6 +51,11 @@ class Access:
     audiences: frozenset[str]
     staff: bool  # entitled staff: internal history, uploads not yet on record
 
+    @property
+    def acts(self) -> bool:
+        """The desk and the routed OPD act on the ticket; supervisors and auditors only read."""
+        return self.who in ("desk", "opd")
+
     def sees_update(self, audience: str) -> bool:
         return audience in self.audiences
 

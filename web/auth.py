@@ -20,6 +20,7 @@ from flask_login import current_user
 from engine.errors import LaksaError
 from engine.identity import Actor
 from engine.identity import actor_for
+from engine.identity import signed_in_user
 from engine.identity import user_for_token
 from engine.models import User
 from web.session import db
@@ -57,10 +58,13 @@ def _load(value: str) -> SignedIn | None:
     user_id, _, fingerprint = value.partition(".")
     if not user_id.isdigit():
         return None
-    user = db().get(User, int(user_id))
-    if user is None or not user.active or user.password_hash[-12:] != fingerprint:
+    found = signed_in_user(db(), int(user_id))
+    if found is None:
         return None
-    return SignedIn(user, actor_for(db(), user))
+    user, actor = found
+    if not user.active or user.password_hash[-12:] != fingerprint:
+        return None
+    return SignedIn(user, actor)
 
 
 def init_app(app: Flask) -> None:

@@ -96,7 +96,11 @@ def _deploy(
         with factory.begin() as session:
             result = definitions.deploy(session, files, actor=actor, now=_now(), note=note)
     except DefinitionError as exc:
-        raise click.ClickException(f"not deployed: {exc}") from None
+        problems = getattr(exc, "problems", [exc])
+        if len(problems) == 1:
+            raise click.ClickException(f"not deployed: {problems[0]}") from None
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        raise click.ClickException(f"not deployed, {len(problems)} problems:\n{lines}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"not deployed: {path}: {exc}") from None
     versions = ", ".join(f"{k} v{v}" for k, v in sorted(result.versions.items()))

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine import designer
 from engine.definition_catalog import BundleFiles
-from engine.definition_files import MAX_TOTAL_BYTES
+from engine.definition_files import MAX_BUNDLE_BYTES
 from engine.definitions import DeployResult
 from engine.errors import Conflict
 from engine.errors import InvalidInput
@@ -29,7 +29,7 @@ from engine.identity import Actor
 from web.session import db
 
 # A bundle's files as JSON text (XML's quotes escaped) or as multipart, and the fields around.
-MAX_BODY_BYTES = 2 * MAX_TOTAL_BYTES
+MAX_BODY_BYTES = 2 * MAX_BUNDLE_BYTES
 _TYPES = {".bpmn": "application/xml", ".dmn": "application/xml", ".json": "application/json"}
 
 
@@ -77,8 +77,8 @@ def uploaded_files(field: str) -> dict[str, str]:
     for upload in request.files.getlist(field):
         if not upload or not upload.filename:
             continue
-        data = upload.stream.read(MAX_TOTAL_BYTES + 1)
-        if len(data) > MAX_TOTAL_BYTES:
+        data = upload.stream.read(MAX_BUNDLE_BYTES + 1)
+        if len(data) > MAX_BUNDLE_BYTES:
             raise TooLarge(f"file {upload.filename!r} is too large")
         try:
             text = data.decode("utf-8-sig")

@@ -30,6 +30,7 @@ from engine.runtime.instance import Instance
 from engine.runtime.types import CompiledDecision
 from engine.runtime.types import CompiledProcess
 from engine.runtime.types import DefinitionError
+from engine.runtime.types import DefinitionProblems
 from engine.runtime.types import Element
 from engine.runtime.types import EngineError
 from engine.runtime.types import MissingData
@@ -55,9 +56,11 @@ class Runtime:
 
     # -- definitions -----------------------------------------------------------------------
 
-    def compile_bundle(self, files: Mapping[str, str]) -> dict[str, CompiledProcess]:
+    def compile_bundle(
+        self, files: Mapping[str, str], trees: Mapping[str, Any] | None = None
+    ) -> dict[str, CompiledProcess]:
         """Parse and check BPMN and DMN files; raise DefinitionError naming the first problem."""
-        return compile_bundle(files)
+        return compile_bundle(files, trees)
 
     def expressions(self, process: CompiledProcess) -> list[tuple[str, str, str]]:
         """Every script and expression of a process as (element id, kind, source)."""
@@ -108,6 +111,7 @@ __all__ = [
     "CompiledDecision",
     "CompiledProcess",
     "DefinitionError",
+    "DefinitionProblems",
     "Element",
     "EngineError",
     "Instance",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -16,6 +18,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine import clock
+from engine.definition_files import parse_xml
 from engine.runtime.types import CompiledDecision
 from engine.runtime.types import CompiledProcess
 from engine.runtime.types import DefinitionError
@@ -29,17 +32,25 @@ _ISO_LITERAL = re.compile(
 )
 
 
-def compile_bundle(files: Mapping[str, str]) -> dict[str, CompiledProcess]:
-    """Parse and check BPMN and DMN files; raise DefinitionError naming the first problem."""
+def compile_bundle(
+    files: Mapping[str, str], trees: Mapping[str, etree._Element] | None = None
+) -> dict[str, CompiledProcess]:
+    """Parse and check BPMN and DMN files; raise DefinitionError naming the first problem.
+
+    ``trees`` are files already parsed by ``definition_files.parse_xml``; any other file is
+    parsed by it here: SpiffWorkflow never parses text itself.
+    """
     parser = SpiffBpmnParser(validator=VALIDATOR)
     for name in sorted(files):
         try:
             if name.endswith(".bpmn"):
-                parser.add_bpmn_str(files[name].encode(), filename=name)
+                parser.add_bpmn_xml(_tree(files, name, trees), filename=name)
             elif name.endswith(".dmn"):
-                parser.add_dmn_str(files[name].encode(), filename=name)
+                parser.add_dmn_xml(_tree(files, name, trees), filename=name)
         except ValidationException as exc:
             raise _definition_error(exc, name) from None
+        except DefinitionError:
+            raise
         except Exception as exc:  # lxml syntax errors and the like
             raise DefinitionError(
                 _first_line(exc), file=name, line=getattr(exc, "lineno", None)
@@ -77,7 +88,7 @@ def compile_decisions(files: Mapping[str, str]) -> dict[str, CompiledDecision]:
         if not name.endswith(".dmn"):
             continue
         try:
-            parser.add_dmn_str(files[name].encode(), filename=name)
+            parser.add_dmn_xml(_tree(files, name, None), filename=name)
         except ValidationException as exc:
             raise _definition_error(exc, name) from None
     for decision_id, dmn_parser in parser.dmn_parsers.items():
@@ -90,6 +101,16 @@ def compile_decisions(files: Mapping[str, str]) -> dict[str, CompiledDecision]:
             decision_id, dmn_parser.filename, DMNEngine(table)
         )
     return decisions
+
+
+def _tree(
+    files: Mapping[str, str], name: str, trees: Mapping[str, etree._Element] | None
+) -> etree._Element:
+    """A fresh copy of the safely parsed tree (SpiffWorkflow's validator edits what it gets)."""
+    tree = (trees or {}).get(name)
+    if tree is None:
+        return parse_xml(files[name], name)
+    return copy.deepcopy(tree)
 
 
 class _DecisionTask:

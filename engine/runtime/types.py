@@ -33,6 +33,25 @@ class DefinitionError(Exception):
         return f"{where}:{element} {self.message}".replace("\n", " ")
 
 
+class DefinitionProblems(DefinitionError):
+    """Every problem found in a deployed bundle; it reads as its first problem plus a count."""
+
+    def __init__(self, problems: list[DefinitionError]) -> None:
+        if not problems:
+            raise ValueError("DefinitionProblems needs at least one problem")
+        first = problems[0]
+        super().__init__(
+            first.message, file=first.file, line=first.line, element_id=first.element_id
+        )
+        self.problems = list(problems)
+
+    def __str__(self) -> str:
+        first = DefinitionError.__str__(self)
+        if len(self.problems) == 1:
+            return first
+        return f"{first} (1 of {len(self.problems)} problems)"
+
+
 class EngineError(Exception):
     """A script, expression or engine step failed while running an instance."""
 

@@ -108,6 +108,20 @@ def test_deploy_of_a_broken_file_exits_non_zero_with_one_line(initialised, laksa
     assert "Traceback" not in result.output
 
 
+def test_deploy_prints_every_problem_of_a_model_one_per_line(initialised, laksa):
+    model = Path(__file__).parent.parent / "fixtures/bpmn_spec/multi/three_problems.bpmn"
+    result = laksa("deploy", str(model))
+    assert result.exit_code != 0
+    lines = [line.strip() for line in result.output.splitlines() if line.strip()]
+    assert re.search(r"not deployed, \d+ problems:$", lines[0])
+    for element in ("start", "choice", "late"):
+        assert any(
+            re.match(rf"three_problems\.bpmn:\d+: element '{element}': BPMN 2\.0\.2 §", line)
+            for line in lines[1:]
+        ), result.output
+    assert "Traceback" not in result.output
+
+
 def test_a_token_from_tokens_create_opens_the_verifiers_inbox(initialised, laksa, env, factory):
     result = laksa("tokens", "create", "verifikator")
     assert result.exit_code == 0, result.output

@@ -14,8 +14,8 @@ from marshmallow import Schema
 from marshmallow import fields
 
 from engine import definition_catalog
+from engine.definition_files import MAX_BUNDLE_BYTES
 from engine.definition_files import MAX_FILE_BYTES
-from engine.definition_files import MAX_TOTAL_BYTES
 from engine.definition_files import NAME_RULE
 from engine.definitions import NOTE_LIMIT
 from engine.designer import require_designer
@@ -112,7 +112,7 @@ _DEPLOY_BODY = {
                         "description": (
                             f"{NAME_RULE}, each under its own file name (a form may be sent "
                             f"as <name>.schema.json); UTF-8, {MAX_FILE_BYTES} bytes each, "
-                            f"{MAX_TOTAL_BYTES} together. Files not sent are kept from the "
+                            f"{MAX_BUNDLE_BYTES} together. Files not sent are kept from the "
                             "latest deployed bundle."
                         ),
                     },

@@ -231,8 +231,8 @@ class Attachments(MethodView):
         actor = require_actor()
         session = db()
         ticket, seen = viewer_access(session, number, actor=actor)
-        if not seen.staff:
-            raise Forbidden("only staff entitled to this ticket may add its photos")
+        if not seen.acts:
+            raise Forbidden("only the desk and the ticket's OPD may add its photos")
         purpose = request.form.get("purpose", "")
         if purpose != "after":
             raise InvalidInput("unknown purpose", fields={"purpose": ["one of: after"]})

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from flask import render_template
 from flask import request
+from flask import url_for
 
 from engine import inbox as tasks
 from engine import reference
@@ -24,14 +25,14 @@ def inbox() -> str:
     session = db()
     now = datetime.now(UTC)
     args = request.args
-    opds = reference.opd_names(session)
     may_filter_opd = actor.role in HEAD_ROLES
+    opds = reference.opd_names(session) if may_filter_opd else {}
     filters = tasks.Filters(
         overdue=args.get("filter") == "overdue",
         due_today=args.get("filter") == "today",
         category=args.get("kategori") or None,
         kecamatan=args.get("kecamatan") or None,
-        opd=(args.get("opd") or None) if may_filter_opd and args.get("opd") in opds else None,
+        opd=args.get("opd") if args.get("opd") in opds else None,
         number=args.get("nomor") or None,
     )
     rows, more = tasks.page(
@@ -46,6 +47,8 @@ def inbox() -> str:
         counts=counts,
         filters=filters,
         categories=reference.category_names(session),
-        opds=opds if may_filter_opd else {},
+        opds=opds,
         now=now,
+        # One url_for for the page, not one a row: "/petugas/tugas/" + the task's id.
+        task_path=url_for("officer.task", task_id=0).removesuffix("0"),
     )

@@ -20,6 +20,7 @@ from engine import claims
 from engine import commands
 from engine import links
 from engine.errors import Conflict
+from engine.errors import Forbidden
 from engine.errors import InvalidInput
 from engine.forms import FormInvalid
 from engine.task_view import TaskView
@@ -127,6 +128,8 @@ def claim(task_id: int) -> Response:
 @blp.route("/petugas/tugas/<int:task_id>/ambil-alih", methods=["GET", "POST"])
 def take_over(task_id: int) -> Response | str:
     view = _view(task_id)
+    if view.candidate_group not in require_actor().groups:  # supervisors and auditors read
+        raise Forbidden(f"task {task_id} belongs to group '{view.candidate_group}'")
     form = ConfirmForm()
     if request.method == "POST" and form.validate_on_submit():
         session = db()
