@@ -1,8 +1,10 @@
 """The append-only audit trail, SHA-256 chained per instance (rule 9).
 
 Each event's hash covers the previous hash, the ticket number (so a chain cannot be moved to
-another ticket), its sequence number, time, actor, action, element and data. The instance row
-keeps the chain's head, so removing the newest events is detected too.
+another ticket), its sequence number, time, actor, action, element and data, and what the actor
+came through (``via``: a web session, an API token, ...) where it was recorded; events written
+before it was recorded have none and hash as they always did. The instance row keeps the
+chain's head, so removing the newest events is detected too.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Entry:
     action: str
     element_id: str | None = None
     data: Any = None
+    via: str | None = None  # engine.identity.Actor.via
 
 
 def canonical(value: Any) -> str:
@@ -54,8 +57,10 @@ def _digest(
     action: str,
     element_id: str | None,
     data: str,
+    via: str | None = None,
 ) -> str:
-    body = canonical([ticket_number, seq, at, actor, action, element_id, data])
+    fields = [ticket_number, seq, at, actor, action, element_id, data]
+    body = canonical(fields if via is None else [*fields, via])
     return hashlib.sha256((prev + body).encode()).hexdigest()
 
 
@@ -130,7 +135,15 @@ def chain(
         seq += 1
         data = canonical(entry.data)
         digest = _digest(
-            prev, ticket_number, seq, stamp, entry.actor, entry.action, entry.element_id, data
+            prev,
+            ticket_number,
+            seq,
+            stamp,
+            entry.actor,
+            entry.action,
+            entry.element_id,
+            data,
+            entry.via,
         )
         rows.append(
             {
@@ -140,6 +153,7 @@ def chain(
                 "action": entry.action,
                 "element_id": entry.element_id,
                 "data": data,
+                "via": entry.via,
                 "prev_hash": prev,
                 "hash": digest,
             }
@@ -195,6 +209,13 @@ def verify(session: Session) -> list[Problem]:
     return problems
 
 
+def check_events(
+    rows: Sequence[AuditEvent], ticket_number: str, *, seq: int, head: str
+) -> tuple[int | None, str] | None:
+    """Recompute the first events of one chain; None when they end at ``seq`` and ``head``."""
+    return _check_chain(rows, ticket_number, seq, head)
+
+
 def _check_chain(
     rows: Sequence[AuditEvent], ticket_number: str, audit_seq: int, audit_head: str
 ) -> tuple[int | None, str] | None:
@@ -213,6 +234,7 @@ def _check_chain(
             row.action,
             row.element_id,
             row.data,
+            row.via,
         )
         if digest != row.hash:
             return row.seq, "event was edited (hash does not match its content)"
@@ -220,6 +242,20 @@ def _check_chain(
     if len(rows) != audit_seq or prev != (audit_head or GENESIS):
         return audit_seq, "events after the last verified one are missing or added"
     return None
+
+
+def verify_instance(session: Session, instance_id: int) -> Problem | None:
+    """Recompute one instance's chain (the auditor's ticket page); None when it is intact."""
+    found = session.execute(
+        select(ProcessInstance.audit_seq, ProcessInstance.audit_head, Ticket.number)
+        .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
+        .where(ProcessInstance.id == instance_id)
+    ).first()
+    if found is None:
+        return None
+    audit_seq, audit_head, number = found
+    problem = _check_chain(history(session, instance_id), number, audit_seq, audit_head)
+    return Problem(number, problem[0], problem[1]) if problem is not None else None
 
 
 def _group(events: Iterable[AuditEvent]) -> Iterator[tuple[int, list[AuditEvent]]]:

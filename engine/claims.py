@@ -73,7 +73,7 @@ def claim(
         session,
         task.instance_id,
         number,
-        [audit.Entry(actor.name, action, task.element_id, data)],
+        [audit.Entry(actor.name, action, task.element_id, data, via=actor.via)],
         at=now,
     )
     return previous
@@ -94,6 +94,10 @@ def release(session: Session, *, task_id: int, actor: Actor, now: datetime) -> N
         session,
         task.instance_id,
         number,
-        [audit.Entry(actor.name, "task_released", task.element_id, {"task": task.id})],
+        [
+            audit.Entry(
+                actor.name, "task_released", task.element_id, {"task": task.id}, via=actor.via
+            )
+        ],
         at=now,
     )

@@ -154,6 +154,7 @@ def submit_ticket(
             "ticket_submitted",
             None,
             {**start_data, "definition": definition.version, "photos": [p.sha256 for p in photos]},
+            via=actor.via,
         ),
         known_open=False,
     )
@@ -229,7 +230,11 @@ def complete_task(
         actor=actor,
         now=now,
         entry=audit.Entry(
-            actor.name, "task_completed", task.element_id, {"task": task.id, "form": form_data}
+            actor.name,
+            "task_completed",
+            task.element_id,
+            {"task": task.id, "form": form_data},
+            via=actor.via,
         ),
         updates=timeline.shared_fields(task.form, schema, form_data),
     )
@@ -277,6 +282,7 @@ def correlate_message(
             "message_correlated",
             None,
             {"message": message, "payload": dict(payload), "photos": [p.sha256 for p in photos]},
+            via=actor.via,
         ),
         updates=_message_updates(session, ticket, message, payload, photos, author, actor, now),
     )
@@ -340,7 +346,7 @@ def fire_timers(session: Session, *, instance_id: int, now: datetime) -> Command
         before,
         actor=actor,
         now=now,
-        entry=audit.Entry(actor.name, "timers_checked", None, None),
+        entry=audit.Entry(actor.name, "timers_checked", None, None, via=actor.via),
     )
     return CommandResult(ticket, row)
 
@@ -447,7 +453,8 @@ def _write(
     """
     entries = [entry]
     entries += [
-        audit.Entry(actor.name, "element_completed", s.element_id, s.delta) for s in instance.steps
+        audit.Entry(actor.name, "element_completed", s.element_id, s.delta, via=actor.via)
+        for s in instance.steps
     ]
     if ticket.status != plan.status_before:
         entries.append(
@@ -456,6 +463,7 @@ def _write(
                 "status_changed",
                 None,
                 {"from": plan.status_before, "to": ticket.status},
+                via=actor.via,
             )
         )
     rows = audit.chain(row, ticket.number, entries, at=now)

@@ -25,24 +25,36 @@ GROUP_KINDS = ("desk", "opd", "opd_head")
 _LAST_USED_STEP = timedelta(minutes=1)
 ROLES = ("citizen", "verifier", "officer", "opd_head", "supervisor", "designer", "auditor", "admin")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+VIA_SESSION = "session"
+VIA_TOKEN = "token:"  # noqa: S105 (a prefix: + the token's id, never its value)
+VIA_PRIVATE_LINK = "private_link"
+VIA_WEB_FORM = "web_form"
+VIA_API = "api"
+VIA_SYSTEM = "system"
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who runs a command; ``name`` is what the audit trail records."""
+    """Who runs a command; ``name`` is what the audit trail records.
+
+    ``via`` is what the command came through, recorded with each audit event: ``session`` (a
+    signed-in web session), ``token:<id>`` (an API token), ``private_link`` (the reporter's
+    secret), ``web_form`` or ``api`` (the public, unauthenticated), ``system``.
+    """
 
     name: str
     role: str
     groups: frozenset[str] = frozenset()
     user_id: int | None = None
+    via: str | None = None
 
     @classmethod
     def system(cls, what: str) -> Actor:
-        return cls(name=f"system:{what}", role="system")
+        return cls(name=f"system:{what}", role="system", via=VIA_SYSTEM)
 
     @classmethod
-    def public(cls) -> Actor:
-        return cls(name="public", role="citizen")
+    def public(cls, via: str | None = None) -> Actor:
+        return cls(name="public", role="citizen", via=via)
 
 
 def hash_password(password: str) -> str:
@@ -95,14 +107,20 @@ def create_user(
     return user
 
 
-def actor_for(session: Session, user: User) -> Actor:
+def actor_for(session: Session, user: User, *, via: str | None = None) -> Actor:
     groups = session.scalars(select(Membership.group_code).where(Membership.user_id == user.id))
     return Actor(
-        name=f"user:{user.username}", role=user.role, groups=frozenset(groups), user_id=user.id
+        name=f"user:{user.username}",
+        role=user.role,
+        groups=frozenset(groups),
+        user_id=user.id,
+        via=via,
     )
 
 
-def signed_in_user(session: Session, user_id: int) -> tuple[User, Actor] | None:
+def signed_in_user(
+    session: Session, user_id: int, *, via: str | None = None
+) -> tuple[User, Actor] | None:
     """A user and the actor they act as, in one statement (read on every signed-in request)."""
     rows = session.execute(
         select(User, Membership.group_code)
@@ -113,7 +131,10 @@ def signed_in_user(session: Session, user_id: int) -> tuple[User, Actor] | None:
         return None
     user = rows[0][0]
     groups = frozenset(code for _, code in rows if code is not None)
-    return user, Actor(name=f"user:{user.username}", role=user.role, groups=groups, user_id=user.id)
+    actor = Actor(
+        name=f"user:{user.username}", role=user.role, groups=groups, user_id=user.id, via=via
+    )
+    return user, actor
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
@@ -153,6 +174,20 @@ def user_for_token(session: Session, token: str, *, now: datetime | None = None)
 
     The last use is written at most once a minute per token, in its own short transaction.
     """
+    found = _token_user(session, token, now=now)
+    return found[0] if found is not None else None
+
+
+def actor_for_token(session: Session, token: str, *, now: datetime) -> Actor | None:
+    """The actor of a valid token, ``via`` naming the token (``token:<id>``); None otherwise."""
+    found = _token_user(session, token, now=now)
+    if found is None:
+        return None
+    user, token_id = found
+    return actor_for(session, user, via=f"{VIA_TOKEN}{token_id}")
+
+
+def _token_user(session: Session, token: str, *, now: datetime | None) -> tuple[User, int] | None:
     row = session.scalar(
         select(ApiToken).where(
             ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None)
@@ -163,10 +198,11 @@ def user_for_token(session: Session, token: str, *, now: datetime | None = None)
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         return None
+    token_id = row.id
     if now is not None and (row.last_used_at is None or now - row.last_used_at > _LAST_USED_STEP):
         session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
         session.commit()
-    return user
+    return user, token_id
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,11 @@ def resolve_incident(
             session,
             row,
             number,
-            [audit.Entry(actor.name, "incident_resolved", incident.element_id, data)],
+            [
+                audit.Entry(
+                    actor.name, "incident_resolved", incident.element_id, data, via=actor.via
+                )
+            ],
             at=now,
         )
     try:

@@ -10,7 +10,9 @@ that job's hash in place, the running job's included, so a self-rescheduling job
 its own id.) A sweep that dies leaves its successor already scheduled; ``laksa worker`` also
 schedules the next slot when it starts. After sweeping (or failing to), a sweep enqueues its
 slot's outbox delivery (``deliver_outbox``) as a separate job, unique per slot the same way, so
-slow SMTP never delays timers and a failed sweep still lets messages go out.
+slow SMTP never delays timers and a failed sweep still lets messages go out. The first sweep of
+each Asia/Jakarta day also publishes the day's audit anchor (``engine.anchors``); later sweeps
+find it with one index probe.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from engine import anchors
 from engine import notify
 from engine import outbox
 from engine import timers
@@ -70,8 +73,10 @@ def sweep_timers(queue_name: str = QUEUE) -> int:
             settings.timer_interval_seconds,
             now=datetime.now(UTC),
         )
+    factory = _factory(settings.database_url)
     try:
-        result = timers.run_due(_factory(settings.database_url), now=datetime.now(UTC))
+        result = timers.run_due(factory, now=datetime.now(UTC))
+        _anchor_if_missing(factory)
     finally:
         if settings.redis_url:  # the slot's outbox delivery, as its own job, after the sweep
             enqueue_delivery(
@@ -87,6 +92,17 @@ def sweep_timers(queue_name: str = QUEUE) -> int:
             result.skipped,
         )
     return result.fired
+
+
+def _anchor_if_missing(factory: sessionmaker[Session]) -> None:
+    """Publish today's audit anchor on the first sweep of the day (one index probe after)."""
+    try:
+        made = anchors.anchor_if_missing(factory, now=datetime.now(UTC))
+    except Exception:  # the next sweep tries again
+        log.exception("audit anchor failed")
+        return
+    if made is not None:
+        log.info("audit anchor of %s published: %s chains", made.day, made.chains)
 
 
 def delivery_job_id(queue_name: str, slot: int) -> str:

@@ -8,12 +8,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean
+from sqlalchemy import Connection
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
 from sqlalchemy import LargeBinary
 from sqlalchemy import String
+from sqlalchemy import Table
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import event
 from sqlalchemy import false
 from sqlalchemy import text
 from sqlalchemy.orm import Mapped
@@ -178,6 +181,9 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(60))
     element_id: Mapped[str | None] = mapped_column(String(120))
     data: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly what was hashed
+    # What the actor came through (engine.identity.Actor.via), hashed too; None before it was
+    # recorded.
+    via: Mapped[str | None] = mapped_column(String(40))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
@@ -210,6 +216,8 @@ class OutboxMessage(Base):
         ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The ticket it is about (the auditor's page lists a ticket's notifications by it).
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("ticket.id"), index=True)
     topic: Mapped[str] = mapped_column(String(60))
     payload: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
@@ -396,3 +404,63 @@ class StatDuration(Base):
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     bucket: Mapped[int] = mapped_column(primary_key=True)  # lower bound, in hours
     count: Mapped[int]
+
+
+class AuditAnchor(Base):
+    """A daily digest over every audit chain's head, itself chained; append-only (engine.anchors).
+
+    ``root`` is a Merkle root over the heads (instance, seq, hash) of every chain as of
+    ``last_event_id``; ``hash`` covers ``prev_hash`` and the other columns.
+    """
+
+    __tablename__ = "audit_anchor"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(unique=True)  # Asia/Jakarta
+    created_at: Mapped[datetime]
+    last_event_id: Mapped[int]  # the watermark: every audit event with id <= it is covered
+    chains: Mapped[int]  # instances with at least one event at the watermark
+    root: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditAnchorHead(Base):
+    """A chain head as an anchor published it, kept for the chains that moved since the
+    previous anchor (so verify names the ticket whose past was rewritten); append-only."""
+
+    __tablename__ = "audit_anchor_head"
+    __table_args__ = (Index("ix_audit_anchor_head_instance", "instance_id", "anchor_id"),)
+    anchor_id: Mapped[int] = mapped_column(ForeignKey("audit_anchor.id"), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), primary_key=True)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+def append_only_ddl(table: str, dialect: str) -> list[str]:
+    """Triggers that make the database itself refuse UPDATE and DELETE on ``table``."""
+    if dialect == "sqlite":
+        return [
+            f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+            for verb in ("UPDATE", "DELETE")
+        ]
+    if dialect == "postgresql":
+        return [
+            "CREATE OR REPLACE FUNCTION laksa_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION USING MESSAGE = TG_TABLE_NAME || ' is append-only'; END $$",
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION laksa_append_only()",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION laksa_append_only()",
+        ]
+    return []
+
+
+def _append_only(target: Table, connection: Connection, **_: Any) -> None:
+    for statement in append_only_ddl(target.name, connection.dialect.name):
+        connection.exec_driver_sql(statement)
+
+
+# Tables built from the metadata (tests, benchmarks) get the triggers the migration creates.
+for _table in (AuditAnchor.__table__, AuditAnchorHead.__table__):
+    event.listen(_table, "after_create", _append_only)

@@ -166,7 +166,13 @@ def messages(
                 if follower:
                     payload["follower"] = True
                 rows.append(
-                    {"topic": topic, "payload": payload, "created_at": now, "deliver_after": now}
+                    {
+                        "ticket_id": ticket.id,
+                        "topic": topic,
+                        "payload": payload,
+                        "created_at": now,
+                        "deliver_after": now,
+                    }
                 )
     return rows
 
@@ -196,7 +202,15 @@ def write_private_link(
     }
     session.connection().execute(
         insert(_OUTBOX),
-        [{"topic": TOPIC_REPORTER, "payload": payload, "created_at": now, "deliver_after": now}],
+        [
+            {
+                "ticket_id": ticket.id,
+                "topic": TOPIC_REPORTER,
+                "payload": payload,
+                "created_at": now,
+                "deliver_after": now,
+            }
+        ],
     )
     return True
 

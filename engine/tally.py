@@ -3,7 +3,9 @@ every ticket.
 
 Each ticket counts in a set of cells, a pure function of its row (``cells``): its state
 (``in_process``, ``waiting_follow_up``, or ``closed:<outcome>``) and whether it is late, in the
-dimensions ``all``, ``category``, ``opd``, ``kecamatan`` and ``month``; and its durations from
+dimensions ``all``, ``category``, ``opd``, ``kecamatan`` and ``month``, and crossed with the month
+of receipt (``category_month``, ``kecamatan_month``, ``opd_month``: key ``YYYY-MM|<key>``, for the
+supervisors' trends over a period); and its durations from
 receipt to the first response and (tickets closed as fixed) to the resolution, as histogram
 buckets. Every command compares the ticket's cells before and after and moves the counts
 (``apply``), in its own transaction; ``recount`` recomputes them from the tickets, and a test
@@ -44,6 +46,10 @@ from engine.models import StatMedian
 from engine.models import Ticket
 
 DIMENSIONS = ("all", "category", "opd", "kecamatan", "month")
+# Crossed with the month of receipt, key "YYYY-MM|<key>": counts only, no durations.
+BY_MONTH = ("category", "opd", "kecamatan")
+MONTHLY = tuple(f"{d}_month" for d in BY_MONTH)
+KEY_LENGTH = 80  # stat_count.key
 FIXED = "fixed"
 FOLLOW_UP = "waiting_follow_up"
 IN_PROCESS = "in_process"
@@ -98,6 +104,11 @@ class Cells:
 EMPTY = Cells()
 
 
+def month_key(month: str, key: str) -> str:
+    """The key of a monthly cell: month first, so a period is one key range."""
+    return f"{month}|{key}"[:KEY_LENGTH]
+
+
 def _keys(ticket: Ticket) -> list[tuple[str, str]]:
     month = ticket.created_at.astimezone(JAKARTA).strftime("%Y-%m")
     return [
@@ -116,11 +127,20 @@ def state_of(ticket: Ticket) -> tuple[str, bool]:
     return state, (ticket.escalation_level or 0) >= 1
 
 
+def _monthly_keys(ticket: Ticket) -> list[tuple[str, str]]:
+    month = ticket.created_at.astimezone(JAKARTA).strftime("%Y-%m")
+    return [
+        ("category_month", month_key(month, ticket.category)),
+        ("opd_month", month_key(month, ticket.opd or "")),
+        ("kecamatan_month", month_key(month, ticket.kecamatan or "")),
+    ]
+
+
 def cells(ticket: Ticket) -> Cells:
     """The cells a ticket counts in, from its row alone."""
     keys = _keys(ticket)
     state, late = state_of(ticket)
-    counts = frozenset((d, k, state, late) for d, k in keys)
+    counts = frozenset((d, k, state, late) for d, k in [*keys, *_monthly_keys(ticket)])
     durations: set[DurationKey] = set()
     spans = {FIRST_RESPONSE: ticket.first_response_at}
     if ticket.closed_at is not None and ticket.outcome == FIXED:
@@ -256,7 +276,12 @@ def rebuild(session: Session) -> int:
 
 def rebuild_if_missing(session: Session) -> int:
     """Rebuild the counts when tickets exist but nothing (or no median) was ever counted."""
-    counted = session.scalar(select(StatCount.dimension).limit(1)) is not None
+    counted = (
+        session.scalar(
+            select(StatCount.dimension).where(StatCount.dimension == MONTHLY[0]).limit(1)
+        )
+        is not None
+    )  # counted since the monthly cells were kept
     medians_missing = (
         session.scalar(select(StatDuration.metric).limit(1)) is not None
         and session.scalar(select(StatMedian.metric).limit(1)) is None
@@ -345,7 +370,7 @@ def read(session: Session) -> CityStats:
     for dimension, key, state, late, count in session.execute(
         select(
             _COUNT.c.dimension, _COUNT.c.key, _COUNT.c.state, _COUNT.c.late, _COUNT.c.count
-        ).where(_COUNT.c.count != 0)
+        ).where(_COUNT.c.dimension.in_(DIMENSIONS), _COUNT.c.count != 0)
     ):
         f = figures.setdefault(dimension, {}).setdefault(key, Figures())
         f.received += count

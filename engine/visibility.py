@@ -11,12 +11,17 @@
   confidential too; name and contact unless the reporter chose anonymity; every update;
   uploads not yet on record.
 
-Lists the public reads (gallery, nearby tickets) filter with ``PUBLIC_TICKETS``.
+Lists the public reads (gallery, nearby tickets) filter with ``PUBLIC_TICKETS``; a list for a
+signed-in viewer (the auditors' search) filters with ``tickets_seen_by``, the same rule as SQL.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement
+from sqlalchemy import or_
+from sqlalchemy import true
 
 from engine.identity import Actor
 from engine.models import Ticket
@@ -85,3 +90,20 @@ def access(ticket: Ticket, *, actor: Actor | None = None, reporter: bool = False
     if ticket.confidential:
         return Access("none", False, False, False, frozenset(), False)
     return Access(PUBLIC, True, False, False, AUDIENCES_PUBLIC, False)
+
+
+def tickets_seen_by(actor: Actor | None) -> ColumnElement[bool]:
+    """``access(ticket, actor=actor).sees_ticket`` as a WHERE clause over ``Ticket``."""
+    if actor is None:
+        return PUBLIC_TICKETS
+    if DESK_GROUP in actor.groups or actor.role in DESK_ROLES or actor.role in OVERSIGHT_ROLES:
+        return true()
+    seen: list[ColumnElement[bool]] = [PUBLIC_TICKETS]
+    opds = set(actor.groups) | {
+        g.removesuffix(HEAD_SUFFIX) for g in actor.groups if g.endswith(HEAD_SUFFIX)
+    }
+    if opds:
+        seen.append(Ticket.opd.in_(sorted(opds)))
+    if actor.user_id is not None:
+        seen.append(Ticket.reporter_user_id == actor.user_id)
+    return or_(*seen)

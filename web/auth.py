@@ -18,10 +18,10 @@ from flask_login import UserMixin
 from flask_login import current_user
 
 from engine.errors import LaksaError
+from engine.identity import VIA_SESSION
 from engine.identity import Actor
-from engine.identity import actor_for
+from engine.identity import actor_for_token
 from engine.identity import signed_in_user
-from engine.identity import user_for_token
 from engine.models import User
 from web.session import db
 
@@ -58,7 +58,7 @@ def _load(value: str) -> SignedIn | None:
     user_id, _, fingerprint = value.partition(".")
     if not user_id.isdigit():
         return None
-    found = signed_in_user(db(), int(user_id))
+    found = signed_in_user(db(), int(user_id), via=VIA_SESSION)
     if found is None:
         return None
     user, actor = found
@@ -83,10 +83,9 @@ def current_actor() -> Actor | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use 'Authorization: Bearer <token>'")
-        user = user_for_token(db(), token.strip(), now=datetime.now(UTC))
-        if user is None:
+        actor = actor_for_token(db(), token.strip(), now=datetime.now(UTC))
+        if actor is None:
             raise Unauthorized("unknown, expired or revoked token")
-        actor = actor_for(db(), user)
     elif current_user.is_authenticated:
         actor = current_user.actor
     g.actor = actor

@@ -14,6 +14,7 @@ import click
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from engine import anchors
 from engine import audit
 from engine import calendar
 from engine import definitions
@@ -129,6 +130,10 @@ def serve(settings: Settings, host: str, port: int) -> None:
                 except Exception:  # keep sweeping; the next round retries
                     app.logger.exception("timer sweep failed")
                 try:
+                    anchors.anchor_if_missing(factory, now=_now())
+                except Exception:  # the next round tries again
+                    app.logger.exception("audit anchor failed")
+                try:
                     outbox.deliver_due(factory, now=_now(), sender=sender)
                 except Exception:  # undelivered rows stay; the next round retries
                     app.logger.exception("outbox delivery failed")
@@ -192,14 +197,34 @@ def audit_group() -> None:
 @audit_group.command("verify")
 @click.pass_obj
 def audit_verify(settings: Settings) -> None:
-    """Recompute every ticket's chain; exit 1 naming each ticket that was tampered with."""
+    """Recompute every ticket's chain and every published anchor; exit 1 naming what differs."""
     with _factory(settings)() as session:
         problems = audit.verify(session)
-    if problems:
-        for p in problems:
-            click.echo(f"TAMPERED ticket {p.ticket_number} at event {p.seq}: {p.reason}", err=True)
+        anchor_problems = anchors.verify(session)
+        published = anchors.count(session)
+    for p in problems:
+        click.echo(f"TAMPERED ticket {p.ticket_number} at event {p.seq}: {p.reason}", err=True)
+    for a in anchor_problems:
+        what = f"ticket {a.ticket_number}" if a.ticket_number else "the anchor itself"
+        click.echo(f"TAMPERED anchor of {a.day.isoformat()}: {what}: {a.reason}", err=True)
+    if problems or anchor_problems:
         sys.exit(1)
-    click.echo("audit trail intact")
+    click.echo(f"audit trail intact; {published} anchor(s) match it")
+
+
+@audit_group.command("anchor")
+@click.pass_obj
+def audit_anchor(settings: Settings) -> None:
+    """Publish today's anchor (Asia/Jakarta): a digest over every chain's head; once a day."""
+    outcome = anchors.anchor_today(_factory(settings), now=_now())
+    a = outcome.anchor
+    if not outcome.created:
+        click.echo(f"the anchor of {a.day.isoformat()} is already published; nothing to do")
+        return
+    click.echo(
+        f"anchor of {a.day.isoformat()} published: {a.chains} chain(s) up to audit event "
+        f"{a.last_event_id}, root {a.root}, hash {a.hash}"
+    )
 
 
 @main.group()

@@ -76,6 +76,7 @@ TICKET_ACT = frozenset({"verifikator", "petugas_dpupr", "kepala_dpupr", "admin"}
 OVERSIGHT = frozenset({"kepala_dpupr", "pengawas", "auditor", "admin"})
 ADMIN = frozenset({"admin"})
 DESIGN = frozenset({"perancang", "admin"})
+AUDIT = frozenset({"auditor", "admin"})
 EXPECTED: dict[str, Rule_] = {
     # The public's pages, and the reporter's private link (a capability: the secret is enough).
     "static": PUBLIC,
@@ -92,6 +93,8 @@ EXPECTED: dict[str, Rule_] = {
     "public.statistics": PUBLIC,
     "public.statistics_csv": PUBLIC,
     "public.statistics_json": PUBLIC,
+    "public.audit_anchors": PUBLIC,
+    "public.audit_anchors_json": PUBLIC,
     "reporter.ticket": PUBLIC,
     "reporter.reply": PUBLIC,
     "reporter.photo": PUBLIC,
@@ -125,6 +128,11 @@ EXPECTED: dict[str, Rule_] = {
     "tickets.Attachments": TICKET_ACT,  # the after-photo, by those who act on the ticket
     # Heads (their OPD), supervisors, auditors (read-only) and admins.
     "officer.oversight": OVERSIGHT,
+    "officer.oversight_csv": OVERSIGHT,
+    "officer.oversight_opds": OVERSIGHT,
+    "officer.oversight_opds_csv": OVERSIGHT,
+    "officer.oversight_trends": OVERSIGHT,
+    "officer.oversight_trends_csv": OVERSIGHT,
     "oversight.Overdue": OVERSIGHT,
     "oversight.Stats": OVERSIGHT,
     # The verifier desk's incidents.
@@ -146,6 +154,14 @@ EXPECTED: dict[str, Rule_] = {
     "definitions.Definitions": DESIGN,
     "definitions.BundleFiles": DESIGN,
     "definitions.BundleFile": DESIGN,
+    # Auditors (read-only) and admins.
+    "auditor.search": AUDIT,
+    "auditor.search_csv": AUDIT,
+    "auditor.search_json": AUDIT,
+    "auditor.ticket": AUDIT,
+    "auditor.ticket_csv": AUDIT,
+    "auditor.ticket_json": AUDIT,
+    "auditor.reveal_reporter": AUDIT,
     # Admins.
     "admin.index": ADMIN,
     "admin.users": ADMIN,

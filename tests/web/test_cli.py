@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,40 @@ def test_audit_verify_fails_naming_the_ticket_after_a_row_is_deleted(
     assert result.exit_code == 1
     assert tampered in result.output
     assert untouched not in result.output
+
+
+# -- audit anchor --------------------------------------------------------------------------------
+
+
+def test_audit_anchor_publishes_once_a_day_and_verify_checks_it(two_tickets, laksa):
+    first = laksa("audit", "anchor")
+    assert first.exit_code == 0, first.output
+    assert re.search(r"anchor of \d{4}-\d\d-\d\d published: 2 chain\(s\)", first.output)
+    again = laksa("audit", "anchor")
+    assert again.exit_code == 0
+    assert "already published; nothing to do" in again.output
+    result = laksa("audit", "verify")
+    assert result.exit_code == 0, result.output
+    assert "audit trail intact; 1 anchor(s) match it" in result.output
+
+
+def test_audit_verify_names_the_anchor_day_and_ticket_of_a_rewritten_chain(
+    two_tickets, laksa, factory
+):
+    """A chain recomputed consistently passes the chain check; the published anchor catches it."""
+    from engine import anchors
+    from engine import audit
+    from engine.calendar import JAKARTA
+    from tests.engine.test_anchors import rewrite_chain
+
+    tampered, untouched = two_tickets
+    assert laksa("audit", "anchor").exit_code == 0
+    rewrite_chain(factory, tampered)
+    with factory() as session:
+        assert audit.verify(session) == []
+    result = laksa("audit", "verify")
+    assert result.exit_code == 1
+    day = datetime.now(JAKARTA).date().isoformat()
+    assert f"TAMPERED anchor of {day}: ticket {tampered}" in result.output
+    assert untouched not in result.output
+    assert anchors.GENESIS not in result.output

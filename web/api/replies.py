@@ -23,6 +23,7 @@ from engine import commands
 from engine import reporter
 from engine.errors import Forbidden
 from engine.errors import NotFound
+from engine.identity import VIA_PRIVATE_LINK
 from engine.identity import Actor
 from engine.models import Ticket
 from engine.ticket_view import find
@@ -82,7 +83,7 @@ class TicketMessages(MethodView):
         secret = request.headers.get(SECRET_HEADER)
         if secret is not None:
             ticket = reporter.ticket_for_reporter(session, number, secret)
-            actor = Actor(name="reporter:secret", role="citizen")
+            actor = Actor(name="reporter:secret", role="citizen", via=VIA_PRIVATE_LINK)
         else:
             actor = require_actor()
             ticket = find(session, number)

@@ -21,6 +21,7 @@ from engine.attachments import MAX_PER_REPORT
 from engine.attachments import StoredImage
 from engine.errors import Forbidden
 from engine.errors import InvalidInput
+from engine.identity import VIA_API
 from engine.identity import Actor
 from engine.media import process_image
 from engine.ticket_view import TicketView
@@ -123,7 +124,7 @@ class Tickets(MethodView):
         opens the reporter's view and lets the reporter answer (only its hash is stored).
         """
         body, photos = _create_body()
-        actor = current_actor() or Actor.public()
+        actor = current_actor() or Actor.public(VIA_API)
         location = body.get("location") or {}
         reporter = body.get("reporter") or {}
         data = commands.TicketInput(

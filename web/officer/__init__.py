@@ -29,3 +29,4 @@ from web.officer import inbox  # noqa: E402,F401
 from web.officer import oversight  # noqa: E402,F401
 from web.officer import task  # noqa: E402,F401
 from web.officer import tickets  # noqa: E402,F401
+from web.officer import trends  # noqa: E402,F401

@@ -19,6 +19,7 @@ from flask_login import logout_user
 from werkzeug.wrappers import Response
 
 from engine.errors import InvalidInput
+from engine.identity import VIA_SESSION
 from engine.identity import actor_for
 from engine.identity import authenticate
 from engine.identity import change_password
@@ -45,7 +46,7 @@ def sign_in() -> Response | str:
         user = authenticate(session, (form.username.data or "").strip(), form.password.data or "")
         if user is not None:
             cookie.permanent = True  # expires after PERMANENT_SESSION_LIFETIME without use
-            login_user(SignedIn(user, actor_for(session, user)))
+            login_user(SignedIn(user, actor_for(session, user, via=VIA_SESSION)))
             return redirect(
                 i18n.safe_next(form.next.data) if form.next.data else url_for("officer.inbox")
             )

@@ -30,6 +30,7 @@ from engine.attachments import StoredImage
 from engine.errors import Conflict
 from engine.errors import InvalidInput
 from engine.errors import NotFound
+from engine.identity import VIA_WEB_FORM
 from engine.identity import Actor
 from web import uploads
 from web.extensions import limiter
@@ -116,7 +117,11 @@ def _submit(form: ReportForm, photos: list[StoredImage]) -> Response | str:
     )
     try:
         result = commands.submit_ticket(
-            session, data=data, actor=Actor.public(), now=datetime.now(UTC), photos=photos
+            session,
+            data=data,
+            actor=Actor.public(VIA_WEB_FORM),
+            now=datetime.now(UTC),
+            photos=photos,
         )
         session.commit()
     except InvalidInput as exc:

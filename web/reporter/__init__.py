@@ -26,6 +26,7 @@ from engine import commands
 from engine import reporter
 from engine.errors import Conflict
 from engine.errors import InvalidInput
+from engine.identity import VIA_PRIVATE_LINK
 from engine.identity import Actor
 from engine.models import Attachment
 from engine.ticket_view import TicketView
@@ -42,7 +43,7 @@ from web.session import db
 
 blp = Blueprint("reporter", __name__, url_prefix="/laporan/<number>/k/<secret>")
 MAX_PHOTOS = 3
-ACTOR = Actor(name="reporter:link", role="citizen")
+ACTOR = Actor(name="reporter:link", role="citizen", via=VIA_PRIVATE_LINK)
 
 
 @blp.after_request
