@@ -75,6 +75,7 @@ TASK_READ = TASK_ACT | {"pengawas", "auditor"}
 TICKET_ACT = frozenset({"verifikator", "petugas_dpupr", "kepala_dpupr", "admin"})
 OVERSIGHT = frozenset({"kepala_dpupr", "pengawas", "auditor", "admin"})
 ADMIN = frozenset({"admin"})
+DESIGN = frozenset({"perancang", "admin"})
 AUDIT = frozenset({"auditor", "admin"})
 EXPECTED: dict[str, Rule_] = {
     # The public's pages, and the reporter's private link (a capability: the secret is enough).
@@ -137,6 +138,22 @@ EXPECTED: dict[str, Rule_] = {
     # The verifier desk's incidents.
     "incidents.Incidents": frozenset({"verifikator", "admin"}),
     "incidents.ResolveIncident": frozenset({"verifikator", "admin"}),
+    # Process designers (and admins): definitions, their files, checking and deploying.
+    "designer.index": DESIGN,
+    "designer.bundle": DESIGN,
+    "designer.file": DESIGN,
+    "designer.download": DESIGN,
+    "designer.download_zip": DESIGN,
+    "designer.upload": DESIGN,
+    "designer.upload_check": DESIGN,
+    "designer.upload_deploy": DESIGN,
+    "designer.latest_bundle": DESIGN,
+    "designer.check": DESIGN,
+    "designer.deploy": DESIGN,
+    "designer.preview_form": DESIGN,
+    "definitions.Definitions": DESIGN,
+    "definitions.BundleFiles": DESIGN,
+    "definitions.BundleFile": DESIGN,
     # Auditors (read-only) and admins.
     "auditor.search": AUDIT,
     "auditor.search_csv": AUDIT,
@@ -243,6 +260,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "token_id": token.id,
             "lang": "en",
             "filename": "laksa.css",
+            "bundle_id": 1,
+            "name": "complaint.bpmn",
         }
     pages = {"public": app.test_client()}
     for name in PEOPLE:
