@@ -25,7 +25,10 @@ function translateModule(words) {
 export function createBpmnModeler({ canvas, panel, ctx, words }) {
   return new BpmnModeler({
     container: canvas,
-    propertiesPanel: { parent: panel },
+    propertiesPanel: {
+      parent: panel,
+      layout: { groups: { general: { open: true }, laksa: { open: true } } },
+    },
     linting: { bpmnlint: lintConfig, active: true },
     laksa: ctx,
     additionalModules: [

@@ -339,7 +339,6 @@ export function laksaEntries(element, ctx) {
 // LAKSA's own help text.
 export default function LaksaPropertiesProvider(propertiesPanel, config) {
   const ctx = config;
-  propertiesPanel.registerProvider(400, this);
   this.getGroups = (element) => (groups) => {
     const kept = groups.filter((group) => group.id !== "timer");
     const entries = laksaEntries(element, ctx);
@@ -349,5 +348,6 @@ export default function LaksaPropertiesProvider(propertiesPanel, config) {
     }
     return kept;
   };
+  propertiesPanel.registerProvider(400, this);
 }
 LaksaPropertiesProvider.$inject = ["propertiesPanel", "config.laksa"];

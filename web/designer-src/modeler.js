@@ -112,11 +112,24 @@ async function importBpmn(xml) {
     const { warnings } = await bpmn.importXML(xml);
     state.bpmnImported = true;
     if (warnings.length) announce(format("import_warnings", { count: warnings.length }));
-    canvas.zoom("fit-viewport");
+    showStart();
   } catch (error) {
     state.bpmnImported = false;
     announce(format("import_failed", { file: BPMN_FILE, message: error.message }), true);
   }
+}
+
+// The whole lifecycle fitted in the canvas is too small to read: show its start, readable.
+function showStart() {
+  const { inner, outer } = canvas.viewbox();
+  if (!outer.width || !outer.height) return;
+  const scale = 0.8;
+  canvas.viewbox({
+    x: inner.x - 20,
+    y: inner.y - 20,
+    width: outer.width / scale,
+    height: outer.height / scale,
+  });
 }
 
 async function loadBundle() {
@@ -224,7 +237,7 @@ async function openDmn(name) {
   if (!entry) {
     const container = el("div", { class: "dmn-host", "data-file": name });
     host.append(container);
-    const viewer = new window.DmnJS({ container, common: { keyboard: { bindTo: container } } });
+    const viewer = new window.DmnJS({ container });
     entry = state.dmn[name] = { viewer, container };
     try {
       await viewer.importXML(state.files[name]);
