@@ -70,6 +70,7 @@ await build({
   target: ["es2020"],
   outdir: designerOut,
   legalComments: "linked",
+  define: { "process.env.NODE_ENV": '"production"' },
   loader: { ".woff": "file", ".woff2": "file", ".ttf": "file", ".eot": "file", ".svg": "file" },
   assetNames: "fonts/[name]-[hash]",
   logLevel: "warning",
