@@ -417,13 +417,18 @@ function renderProblems(problems) {
 
 function renderDiff(diff) {
   const section = $("#diff");
-  const lists = { added: $("#diff-added"), changed: $("#diff-changed"), removed: $("#diff-removed") };
+  const lists = {
+    added: $("#diff-added"),
+    changed: $("#diff-changed"),
+    removed: $("#diff-removed"),
+    moved: $("#diff-moved"),
+  };
   for (const list of Object.values(lists)) list.replaceChildren();
   let total = 0;
   for (const [file, change] of Object.entries(diff || {})) {
-    for (const kind of ["added", "changed", "removed"]) {
+    for (const kind of Object.keys(lists)) {
       for (const id of change[kind] || []) {
-        total += 1;
+        if (kind !== "moved") total += 1;
         if (isBpmn(file) && kind !== "removed") mark(id, "laksa-" + kind);
         const item = el("li", { "data-element": id, "data-kind": kind });
         const label = `${baseName(file)}: ${kind === "removed" ? id : elementLabel(id)}`;
@@ -504,8 +509,9 @@ async function deploy(event) {
       state.bundleId = body.bundle_id;
       $("#bundle-id").textContent = body.bundle_id;
       renderProblems([]);
+      $("#diff").hidden = true; // what was deployed is now the running version
       const versions = Object.entries(body.versions || {})
-        .map(([name, version]) => `${name} ${typeof version === "object" ? JSON.stringify(version) : version}`)
+        .map(([name, version]) => `${name} v${version}`)
         .join(", ");
       result.textContent = format(body.created === false ? "deploy_same" : "deployed", {
         bundle: body.bundle_id,

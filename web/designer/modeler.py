@@ -53,7 +53,7 @@ def _laksa_words() -> dict[str, str]:
         "postScript": _("Skrip sesudah tugas"),
         "hint.postScript": _("Python yang dijalankan saat tugas selesai."),
         "condition": _("Syarat alur"),
-        "hint.condition": _("Ekspresi Python atas data proses, mis. decision == \"reject\"."),
+        "hint.condition": _('Ekspresi Python atas data proses, mis. decision == "reject".'),
         "lane.group": _("Grup"),
         "hint.lane": _("Kode grup petugas lajur ini; {opd} diambil dari data proses."),
     }
