@@ -152,6 +152,7 @@ def test_designer_shortens_verification_and_only_new_tickets_get_the_new_deadlin
     expect(page.locator("#diff-changed li")).to_have_count(1)
     expect(page.locator("#diff-added li")).to_have_count(0)
     expect(page.locator("#diff-removed li")).to_have_count(0)
+    expect(page.locator("#diff-moved li")).to_have_count(0)
     screenshot(page, "designer-modeler-diff")
     assert axe_violations(page) == []
 
@@ -226,4 +227,60 @@ def test_a_gateway_breaking_the_specification_is_refused_and_marked_on_the_diagr
         assert session.scalars(
             select(Definition.version).where(Definition.key == "complaint")
         ).all() == [1]
+    assert errors == []
+
+
+def test_a_task_form_is_edited_beside_the_diagram_with_a_live_preview(
+    browser: Browser, server: Server
+) -> None:
+    add_designer(server)
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    errors = sign_in(page, server.url)
+
+    # The selected user task's form is one click away.
+    select_on_canvas(page, "verify")
+    expect(page.locator("#task-form-name")).to_have_text("verify.schema.json")
+    page.get_by_role("button", name="Sunting formulir").click()
+    expect(page.get_by_role("tab", name=re.compile("verify.schema.json"))).to_have_attribute(
+        "aria-selected", "true"
+    )
+    preview = page.locator("#form-preview")
+    expect(preview).to_contain_text("Verifikasi laporan")  # rendered by the officers' form code
+
+    editor = page.get_by_label(re.compile("Isi verify.schema.json"))
+    schema = editor.input_value().replace(
+        '"id": "Verifikasi laporan"', '"id": "Periksa laporan warga"'
+    )
+    editor.fill(schema)
+    expect(preview).to_contain_text("Periksa laporan warga")
+    expect(preview.locator("input, select, textarea").first).to_be_disabled()
+
+    editor.fill(schema[:-5])  # cut off: not JSON any more
+    expect(editor).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#json-error")).to_contain_text("JSON tidak sah")
+    expect(preview).to_contain_text("Periksa laporan warga")  # the last good preview stays
+    editor.fill(schema)
+    expect(page.locator("#json-error")).to_have_text("")
+
+    # The file list is one tab stop; arrow keys move through it and open each file.
+    page.get_by_role("tab", name=re.compile("verify.schema.json")).focus()
+    page.keyboard.press("ArrowDown")
+    statuses = page.get_by_role("tab", name=re.compile("statuses.json"))
+    expect(statuses).to_be_focused()
+    expect(statuses).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#form-preview-section")).to_be_hidden()
+    expect(page.get_by_label(re.compile("Isi statuses.json"))).to_have_value(re.compile('"received"'))
+    page.keyboard.press("Home")
+    expect(page.get_by_role("tab", name=re.compile("complaint.bpmn"))).to_be_focused()
+
+    # The edited form goes into the check: its change is in the diff.
+    page.get_by_role("button", name="Periksa").click()
+    expect(page.locator("#modeler-status")).to_contain_text("Pemeriksaan lolos")
+    expect(page.locator("#diff-changed")).to_contain_text("verify.schema.json")
+    # The diagram was only opened, not edited: it is sent as it was and shows no change.
+    expect(page.locator("#diff-moved li")).to_have_count(0)
+    expect(page.locator("#diff li", has_text="complaint.bpmn")).to_have_count(0)
+    page.get_by_role("tab", name=re.compile("verify.schema.json")).click()
+    screenshot(page, "designer-modeler-form")
+    assert axe_violations(page) == []
     assert errors == []

@@ -36,6 +36,7 @@ const state = {
   bundleId: null,
   active: null,
   dmn: {}, // name → { viewer, container }
+  baseline: {}, // name → the editor's own export of the file as loaded
   previewTimer: null,
 };
 
@@ -91,25 +92,68 @@ function currentContent(name) {
   return state.files[name];
 }
 
+// bpmn-js sets isMarkerVisible on every exclusive gateway's shape it imports (to draw the
+// X); a shape that did not say so in the file is written back without it, so the file keeps
+// its layout as written and the diff shows no gateway "moved".
+const SHAPE = /<bpmndi:BPMNShape\b[^>]*>/g;
+const MARKER = / isMarkerVisible="(?:true|false)"/;
+
+function shapesWithMarker(xml) {
+  const ids = new Set();
+  for (const [shape] of xml.matchAll(SHAPE)) {
+    const id = /\sid="([^"]*)"/.exec(shape);
+    if (id && MARKER.test(shape)) ids.add(id[1]);
+  }
+  return ids;
+}
+
+function exportedBpmn(xml) {
+  const kept = state.markerShapes || new Set();
+  return xml.replace(SHAPE, (shape) => {
+    const id = /\sid="([^"]*)"/.exec(shape);
+    return id && kept.has(id[1]) ? shape : shape.replace(MARKER, "");
+  });
+}
+
+// An editor's text, or the file as loaded if nothing was edited in it: a file only opened
+// (or only re-serialised by the library) is sent back byte for byte and shows no change.
+async function editedText(modeler, name, normalise = (xml) => xml) {
+  const xml = normalise((await modeler.saveXML({ format: true })).xml);
+  return xml === state.baseline[name] ? state.files[name] : xml;
+}
+
+// After a deploy, what was sent is the running version: later edits are compared with it.
+async function rebase(files) {
+  state.files = { ...files };
+  if (state.bpmnImported) {
+    state.baseline[BPMN_FILE] = exportedBpmn((await bpmn.saveXML({ format: true })).xml);
+  }
+  for (const [name, { viewer }] of Object.entries(state.dmn)) {
+    state.baseline[name] = (await viewer.saveXML({ format: true })).xml;
+  }
+}
+
 // Every editor's content as text: what check and deploy send.
 async function collectFiles() {
   const files = { ...state.files };
   if (files[BPMN_FILE] !== undefined && state.bpmnImported) {
-    files[BPMN_FILE] = (await bpmn.saveXML({ format: true })).xml;
+    files[BPMN_FILE] = await editedText(bpmn, BPMN_FILE, exportedBpmn);
   }
   for (const [name, { viewer }] of Object.entries(state.dmn)) {
-    files[name] = (await viewer.saveXML({ format: true })).xml;
+    files[name] = await editedText(viewer, name);
   }
   if (state.active && !isBpmn(state.active) && !isDmn(state.active)) {
     files[state.active] = $("#json-editor").value;
   }
-  state.files = files;
   return files;
 }
 
 async function importBpmn(xml) {
   try {
     const { warnings } = await bpmn.importXML(xml);
+    state.files[BPMN_FILE] = xml;
+    state.markerShapes = shapesWithMarker(xml);
+    state.baseline[BPMN_FILE] = exportedBpmn((await bpmn.saveXML({ format: true })).xml);
     state.bpmnImported = true;
     if (warnings.length) announce(format("import_warnings", { count: warnings.length }));
     showStart();
@@ -241,6 +285,7 @@ async function openDmn(name) {
     entry = state.dmn[name] = { viewer, container };
     try {
       await viewer.importXML(state.files[name]);
+      state.baseline[name] = (await viewer.saveXML({ format: true })).xml;
       // A file with one decision opens on its table, where the rules are.
       const table = viewer.getViews().find((view) => view.type === "decisionTable");
       if (table) await viewer.open(table);
@@ -333,7 +378,11 @@ $("#file-upload").addEventListener("change", async (event) => {
     const name = known || (file.name.endsWith(".schema.json") ? "forms/" + file.name : file.name);
     state.files[name] = text;
     if (isBpmn(name)) await importBpmn(text);
-    if (isDmn(name) && state.dmn[name]) await state.dmn[name].viewer.importXML(text);
+    if (isDmn(name) && state.dmn[name]) {
+      const { viewer } = state.dmn[name];
+      await viewer.importXML(text);
+      state.baseline[name] = (await viewer.saveXML({ format: true })).xml;
+    }
     if (!known) buildFileList();
     if (name === state.active && !isBpmn(name) && !isDmn(name)) openJson(name);
     announce(format("file_loaded", { file: name }));
@@ -506,6 +555,7 @@ async function deploy(event) {
     const result = $("#deploy-result");
     clearMarkers();
     if (status === 201 && body) {
+      await rebase(files);
       state.bundleId = body.bundle_id;
       $("#bundle-id").textContent = body.bundle_id;
       renderProblems([]);
