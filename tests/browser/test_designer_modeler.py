@@ -269,7 +269,8 @@ def test_a_task_form_is_edited_beside_the_diagram_with_a_live_preview(
     expect(statuses).to_be_focused()
     expect(statuses).to_have_attribute("aria-selected", "true")
     expect(page.locator("#form-preview-section")).to_be_hidden()
-    expect(page.get_by_label(re.compile("Isi statuses.json"))).to_have_value(re.compile('"received"'))
+    statuses_editor = page.get_by_label(re.compile("Isi statuses.json"))
+    expect(statuses_editor).to_have_value(re.compile('"received"'))
     page.keyboard.press("Home")
     expect(page.get_by_role("tab", name=re.compile("complaint.bpmn"))).to_be_focused()
 
