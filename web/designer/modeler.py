@@ -96,7 +96,7 @@ def _page_words() -> dict[str, str]:
         "loaded": _("{count} berkas dimuat."),
         "import_warnings": _("Diagram dimuat dengan {count} peringatan."),
         "import_failed": _("{file} tidak dapat dibuka: {message}"),
-        "group.bpmn": _("Proses"),
+        "group.bpmn": _("Diagram proses"),
         "group.dmn": _("Keputusan"),
         "group.forms": _("Formulir"),
         "group.other": _("Lainnya"),
