@@ -167,15 +167,20 @@ def test_a_deploy_with_a_note_is_listed_with_its_note_and_ticket_counts(designer
     listed = page(designer.get("/desain"))
 
     rows = re.findall(r"<tr>\s*<th scope=\"row\">(.*?)</tr>", listed, re.DOTALL)
-    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL) for row in rows]
+
+    def cell(row: str, name: str) -> str:
+        match = re.search(rf'class="{name}">(.*?)<', row)
+        assert match, name
+        return match.group(1)
+
     assert "v2" in rows[0]
     assert "terbaru" in rows[0]
-    assert cells[0][1] == "user:desainer"
-    assert cells[0][2] == "Verifikasi 2 hari kerja (Perwal 12/2026)"
-    assert cells[0][3:5] == ["1", "1"]  # open, all
+    assert cell(rows[0], "deployer") == "user:desainer"
+    assert cell(rows[0], "note") == "Verifikasi 2 hari kerja (Perwal 12/2026)"
+    assert (cell(rows[0], "number open-tickets"), cell(rows[0], "number all-tickets")) == ("1", "1")
     assert "v1" in rows[1]
-    assert cells[1][2] == "\u2013"  # an en dash: no note
-    assert cells[1][3:5] == ["1", "2"]
+    assert cell(rows[1], "note") == "\u2013"  # an en dash: no note
+    assert (cell(rows[1], "number open-tickets"), cell(rows[1], "number all-tickets")) == ("1", "2")
 
 
 # -- the JSON endpoints of the modeler -----------------------------------------------------------
