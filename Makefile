@@ -39,7 +39,7 @@ $(STAMP): setup.cfg pyproject.toml
 ASSETS := web/static/vendor/.built
 assets: $(ASSETS)
 
-$(ASSETS): web/package.json web/package-lock.json web/build-assets.mjs
+$(ASSETS): web/package.json web/package-lock.json web/build-assets.mjs $(wildcard web/designer-src/*)
 	@command -v npm >/dev/null || { echo "make: npm is missing (Node.js 18+ and npm build the web assets: apt-get install npm)"; exit 1; }
 	npm ci --prefix web --no-audit --no-fund --loglevel=error
 	node web/build-assets.mjs
