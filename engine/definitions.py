@@ -41,6 +41,7 @@ _LANE_BINDING = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # runtime), not a process variable; left alone it would fail every instance at run time.
 _ALMOST_ISO = re.compile(r"^(R\d*/)?PT?\d\w*$")
 _SUFFIXES = (".bpmn", ".dmn", ".json")
+NOTE_LIMIT = 500  # characters of a deploy note (definition_bundle.note)
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,22 @@ def compile_files(files: Mapping[str, str], *, known_groups: set[str] | None = N
     return Bundle(content_hash(files), processes, forms, statuses)
 
 
+def check(session: Session, files: Mapping[str, str]) -> Bundle:
+    """Every check deploy makes, against this database's groups and categories; stores
+    nothing. Raises DefinitionError naming what is wrong."""
+    groups = set(session.scalars(select(Group.code)))
+    bundle = compile_files(files, known_groups=groups)
+    _check_routing(session, files, groups)
+    return bundle
+
+
 def deploy(
-    session: Session, files: Mapping[str, str], *, actor: str, now: datetime
+    session: Session,
+    files: Mapping[str, str],
+    *,
+    actor: str,
+    now: datetime,
+    note: str | None = None,
 ) -> DeployResult:
     """Store a new definition version per process unless identical content is deployed."""
     digest = content_hash(files)
@@ -124,11 +139,9 @@ def deploy(
     if existing is not None:
         rows = session.scalars(select(Definition).where(Definition.bundle_id == existing.id))
         return DeployResult(existing.id, False, {d.key: d.version for d in rows})
-    groups = set(session.scalars(select(Group.code)))
-    bundle = compile_files(files, known_groups=groups)
-    _check_routing(session, files, groups)
+    bundle = check(session, files)
     row = DefinitionBundle(
-        content_hash=digest, files=dict(files), deployed_at=now, deployed_by=actor
+        content_hash=digest, files=dict(files), deployed_at=now, deployed_by=actor, note=note
     )
     session.add(row)
     session.flush()

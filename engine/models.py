@@ -32,6 +32,7 @@ class DefinitionBundle(Base):
     files: Mapped[dict[str, Any]]  # relative path -> text
     deployed_at: Mapped[datetime]
     deployed_by: Mapped[str] = mapped_column(String(120))
+    note: Mapped[str | None] = mapped_column(String(500))  # why it was deployed
 
 
 class Definition(Base):

@@ -77,17 +77,25 @@ def init(settings: Settings, with_demo: bool) -> None:
 
 @main.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--note", default=None, help="Why: shown beside the version (500 characters).")
 @click.pass_obj
-def deploy(settings: Settings, path: Path | None) -> None:
+def deploy(settings: Settings, path: Path | None, note: str | None) -> None:
     """Validate and deploy a workflows folder or one BPMN file."""
-    _deploy(_factory(settings), path or settings.workflows_dir, actor="cli:deploy")
+    note = (note or "").strip() or None
+    if note is not None and len(note) > definitions.NOTE_LIMIT:
+        raise click.BadParameter(
+            f"at most {definitions.NOTE_LIMIT} characters", param_hint="--note"
+        )
+    _deploy(_factory(settings), path or settings.workflows_dir, actor="cli:deploy", note=note)
 
 
-def _deploy(factory: sessionmaker[Session], path: Path, *, actor: str) -> None:
+def _deploy(
+    factory: sessionmaker[Session], path: Path, *, actor: str, note: str | None = None
+) -> None:
     try:
         files = definitions.read_files(path)
         with factory.begin() as session:
-            result = definitions.deploy(session, files, actor=actor, now=_now())
+            result = definitions.deploy(session, files, actor=actor, now=_now(), note=note)
     except DefinitionError as exc:
         raise click.ClickException(f"not deployed: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -46,7 +46,7 @@ def _takes_multipart(app: Flask) -> bool:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path.startswith("/open311/")
+    return request.path.startswith(("/api/", "/open311/", "/desain/api/"))
 
 
 def page_error(status: int, message: str | None = None) -> tuple[str, int]:
