@@ -92,6 +92,8 @@ class Outcome:
     result: str  # moved | not_movable | conflict | skipped
     findings: tuple[Finding, ...] = ()
     message: str = ""
+    audit_seq: int | None = None  # the ``migrated`` event of a move, in the ticket's chain
+    audit_hash: str | None = None
 
     @property
     def reason(self) -> str:
@@ -301,7 +303,7 @@ def move_ticket(
     _retitle_tasks(session, row.id, snap)
     audit.write(session, row, rows)
     tally.apply(session, cells_before, tally.cells(ticket))
-    return Outcome(number, MOVED, found_check.changes)
+    return Outcome(number, MOVED, found_check.changes, "", row.audit_seq, row.audit_head)
 
 
 def _timer_moves(

@@ -117,8 +117,20 @@ def _examine(
     changes: list[Finding] = []
     for level in levels:
         _check_level(level, waiting, problems, changes)
-    found = MoveCheck(tuple(waiting), tuple(_unique(problems)), tuple(_unique(changes)))
+    found = MoveCheck(tuple(waiting), tuple(_unique(_plain(problems))), tuple(_unique(changes)))
     return levels, found
+
+
+def _plain(problems: list[Finding]) -> list[Finding]:
+    """Say a missing waiting element once: not also as passed (the structure SpiffWorkflow
+    put before it) nor as the host its boundary events are no longer attached to."""
+    missing = {p.element_id for p in problems if p.code == "missing"}
+    return [
+        p
+        for p in problems
+        if not (p.code == "passed_missing" and p.element_id in missing)
+        and not (p.code == "boundary_moved" and p.before in missing)
+    ]
 
 
 def move(

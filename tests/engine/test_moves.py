@@ -379,7 +379,7 @@ def test_tickets_at_or_past_a_renamed_task_are_not_movable_and_say_why(backend_f
     at_photo = by_number[t["after_photo"]]
     assert not at_photo.movable
     assert ("missing", "add_after_photo") in [(p.code, p.element_id) for p in at_photo.problems]
-    assert "waits at 'add_after_photo', which the target version does not have" in at_photo.reason
+    assert at_photo.reason == "waits at 'add_after_photo', which the target version does not have"
     passed = by_number[t["confirmation"]]  # resolved with no photo needed: never passed it
     assert passed.movable
     for place in ("verify", "acknowledge", "handle"):

@@ -277,7 +277,8 @@ def test_migrate_apply_moves_the_tickets_in_batches_and_back(second_version, lak
     first, second = second_version
     result = laksa("migrate", "complaint", "--to", "2", "--apply", "--batch", "1")
     assert result.exit_code == 0, result.output
-    assert f"{first}  moved" in result.output and f"{second}  moved" in result.output
+    assert f"{first}  moved" in result.output
+    assert f"{second}  moved" in result.output
     assert "2 ticket(s): 2 moved to v2, 0 not movable, 0 conflict(s)" in result.output
     assert versions_of(factory) == [2, 2]
     back = laksa("migrate", "complaint", "--to", "1", "--from", "2", "--apply")
