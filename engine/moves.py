@@ -150,12 +150,14 @@ def apply(
     now: datetime,
     batch: int = 100,
     expected: Mapping[int, int] | None = None,
+    checked_at: datetime | None = None,
     each: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Move every running ticket that can move, ``batch`` at a time, each in its own transaction.
 
-    ``expected`` maps instance ids to the row versions a dry run saw: a ticket changed since
-    (a command ran) is reported as a conflict and left where it is. Any ticket that loses to a
+    ``expected`` maps instance ids to the row versions a dry run saw, or ``checked_at`` is when
+    the dry run was read: a ticket changed since (a command ran) is reported as a conflict and
+    left where it is. Any ticket that loses to a
     concurrent command is reported the same way; the others go on. ``each`` hears every
     outcome as it happens (the CLI prints them).
     """
@@ -190,6 +192,7 @@ def apply(
                 actor=actor,
                 now=now,
                 expected_version=None if expected is None else expected[instance_id],
+                checked_at=checked_at,
             )
             outcomes.append(outcome)
             if each is not None:
@@ -205,6 +208,7 @@ def _apply_one(
     actor: str,
     now: datetime,
     expected_version: int | None,
+    checked_at: datetime | None,
 ) -> Outcome:
     session = factory()
     try:
@@ -217,6 +221,7 @@ def _apply_one(
                 actor=actor,
                 now=now,
                 expected_version=expected_version,
+                checked_at=checked_at,
             )
     except Conflict as exc:
         number = _number(factory, instance_id)
@@ -234,6 +239,7 @@ def move_ticket(
     now: datetime,
     from_version: int | None = None,
     expected_version: int | None = None,
+    checked_at: datetime | None = None,
 ) -> Outcome:
     """Move one ticket to the target definition (one command: the caller commits).
 
@@ -263,6 +269,8 @@ def move_ticket(
         return Outcome(number, SKIPPED, message=f"on version {source_def.version}")
     if expected_version is not None and row.version != expected_version:
         raise Conflict(f"the ticket changed since the dry run (version {row.version})")
+    if checked_at is not None and _aware(row.updated_at) > checked_at:
+        raise Conflict(f"the ticket changed since the dry run (at {_iso(row.updated_at)})")
     source = definitions.bundle_for(session, source_def).processes[source_def.key]
     target = definitions.bundle_for(session, target_def).processes[target_def.key]
     runtime = definitions.get_runtime()
@@ -321,9 +329,13 @@ def _timer_moves(
 
 
 def _iso(moment: datetime) -> str:
-    """ISO UTC; SQLite hands back naive UTC datetimes, PostgreSQL aware ones."""
+    return _aware(moment).isoformat()
+
+
+def _aware(moment: datetime) -> datetime:
+    """UTC; SQLite hands back naive UTC datetimes, PostgreSQL aware ones."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat()
+    return aware.astimezone(UTC)
 
 
 def _retitle_tasks(session: Session, instance_id: int, snap: projection.Snapshot) -> None:

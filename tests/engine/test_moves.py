@@ -493,3 +493,18 @@ def test_versions_count_the_running_tickets_on_each(backend_factory):
     to = verification_in_two_days(backend_factory)
     with backend_factory() as session:
         assert moves.versions(session, "complaint") == [(1, 2), (to, 0)]
+
+
+def test_a_renamed_title_reaches_the_open_task_of_a_moved_ticket(backend_factory):
+    number = submit(backend_factory)
+    (task,) = open_tasks(backend_factory, number)
+    assert task.title == "Verify complaint"
+    to = deploy_changed(backend_factory, ('name="Verify complaint"', 'name="Check the complaint"'))
+    (outcome,) = moves.apply(
+        backend_factory, key="complaint", to_version=to, actor="d", now=NOW + H
+    )
+    assert ("title_changed", "verify", "Check the complaint") in [
+        (f.code, f.element_id, f.after) for f in outcome.findings
+    ]
+    (moved,) = open_tasks(backend_factory, number)
+    assert (moved.id, moved.title) == (task.id, "Check the complaint")

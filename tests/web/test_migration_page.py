@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -152,3 +157,31 @@ def test_applying_without_the_csrf_token_is_refused(designer, tickets, session_f
 )
 def test_bad_choices_are_a_clear_error(designer, tickets, query, status):
     assert designer.get(PATH, query_string=query).status_code == status
+
+
+def test_a_ticket_changed_after_the_dry_run_is_left_alone_and_reported(
+    designer, tickets, session_factory
+):
+    dry_run = page(designer.get(PATH, query_string={"ke": 2}))
+    checked_at = re.search(r'name="diuji" value="([^"]+)"', dry_run)
+    assert checked_at
+    later = datetime.now(UTC) + timedelta(seconds=5)  # an officer acts after the dry run
+    complete(session_factory, STAFF, tickets["verify"], {"decision": "route"}, now=later)
+    response = post_page(
+        designer,
+        PATH,
+        {"proses": "complaint", "ke": "2", "diuji": html.unescape(checked_at.group(1))},
+        token_from=f"{PATH}?ke=2",
+    )
+    text = page(response)
+    assert "0 dipindah, 1 tidak bisa dipindah, 1 berubah sementara itu, 0 dilewati." in text
+    row = text.split(tickets["verify"])[1].split("</tr>")[0]
+    assert "Berubah sementara itu" in row
+    assert version_of(session_factory, tickets["verify"]) == 1
+
+
+def test_a_dry_run_time_that_is_not_a_time_is_a_clear_error(designer, tickets):
+    response = post_page(
+        designer, PATH, {"proses": "complaint", "ke": "2", "diuji": "kemarin"}, token_from=PATH
+    )
+    assert response.status_code == 422

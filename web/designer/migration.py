@@ -133,6 +133,7 @@ def migration() -> str:
         key=key,
         source=source,
         target=target,
+        checked_at=datetime.now(UTC).isoformat(),
         run=run,
         page=page,
         pages=max(1, -(-run.total // PAGE_SIZE)) if run else 1,
@@ -146,6 +147,7 @@ def migration_apply() -> str:
     key, source, target = _selection(form)
     if key is None or target is None:
         raise InvalidInput("choose a process and a target version", fields={"ke": ["required"]})
+    checked_at = _moment(form.get("diuji"))
     actor = require_actor()
     db().rollback()  # each ticket moves in a transaction of its own
     outcomes = moves.apply(
@@ -155,6 +157,7 @@ def migration_apply() -> str:
         from_version=source,
         actor=actor.name,
         now=datetime.now(UTC),
+        checked_at=checked_at,
     )
     counts = {r: sum(o.result == r for o in outcomes) for r in _RESULTS}
     return render_template(
@@ -167,6 +170,19 @@ def migration_apply() -> str:
         counts=counts,
         finding_text=finding_text,
     )
+
+
+def _moment(value: str | None) -> datetime | None:
+    """When the confirmed dry run was read (tickets changed since are left alone)."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("not a time", fields={"diuji": ["an ISO 8601 time"]}) from None
+    if moment.tzinfo is None:
+        raise InvalidInput("not an aware time", fields={"diuji": ["with a UTC offset"]})
+    return moment
 
 
 _RESULTS = (moves.MOVED, moves.NOT_MOVABLE, moves.CONFLICT, moves.SKIPPED)
