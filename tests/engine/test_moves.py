@@ -14,6 +14,7 @@ from sqlalchemy.orm import sessionmaker
 
 from engine import attachments
 from engine import audit
+from engine import clock
 from engine import commands
 from engine import definitions
 from engine import moves
@@ -26,6 +27,7 @@ from engine.models import HumanTask
 from engine.models import PendingTimer
 from engine.models import ProcessInstance
 from engine.models import Ticket
+from engine.runtime import NotMovable
 from tests.conftest import NOW
 from tests.conftest import WORKFLOWS
 from tests.factories import ROAD
@@ -508,3 +510,61 @@ def test_a_renamed_title_reaches_the_open_task_of_a_moved_ticket(backend_factory
     ]
     (moved,) = open_tasks(backend_factory, number)
     assert (moved.id, moved.title) == (task.id, "Check the complaint")
+
+
+# -- subprocesses (the runtime alone, no database) ----------------------------------------------
+
+SUBPROCESS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"
+    targetNamespace="t">
+  <bpmn:process id="p" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:subProcess id="sub"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:startEvent id="sub_start"><bpmn:outgoing>s1</bpmn:outgoing></bpmn:startEvent>
+      <bpmn:userTask id="inner" name="Inner">
+        <bpmn:incoming>s1</bpmn:incoming><bpmn:outgoing>s2</bpmn:outgoing>
+      </bpmn:userTask>
+      <bpmn:boundaryEvent id="inner_due" cancelActivity="false" attachedToRef="inner">
+        <bpmn:timerEventDefinition id="inner_due_timer">
+          <bpmn:timeDuration>"PT1H"</bpmn:timeDuration>
+        </bpmn:timerEventDefinition>
+      </bpmn:boundaryEvent>
+      <bpmn:endEvent id="sub_end"><bpmn:incoming>s2</bpmn:incoming></bpmn:endEvent>
+      <bpmn:sequenceFlow id="s1" sourceRef="sub_start" targetRef="inner"/>
+      <bpmn:sequenceFlow id="s2" sourceRef="inner" targetRef="sub_end"/>
+    </bpmn:subProcess>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="sub"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="sub" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_task_inside_a_subprocess_moves_with_its_timer_recomputed_from_its_entry():
+    runtime = definitions.get_runtime()
+    source = runtime.compile_bundle({"p.bpmn": SUBPROCESS})["p"]
+    target = runtime.compile_bundle({"p.bpmn": SUBPROCESS.replace('"PT1H"', '"PT2H"')})["p"]
+    with clock.frozen_at(NOW):
+        state = runtime.dump(runtime.start(source, {}))
+    check = runtime.check_move(source, target, state)
+    assert check.waiting == ("sub", "inner", "inner_due")
+    assert [f.code for f in check.changes] == ["timer_recomputed"]
+    with clock.frozen_at(NOW + 3 * H):
+        moved, _ = runtime.move(source, target, state)
+        assert [t.due_at for t in moved.waiting_timers()] == [NOW + 2 * H]
+        (task,) = moved.ready_tasks()
+        moved.complete_task(task.guid, {})
+    assert moved.completed
+
+
+def test_a_task_inside_a_subprocess_that_the_target_renames_is_not_movable():
+    runtime = definitions.get_runtime()
+    source = runtime.compile_bundle({"p.bpmn": SUBPROCESS})["p"]
+    renamed = SUBPROCESS.replace('"inner"', '"inner_task"')
+    target = runtime.compile_bundle({"p.bpmn": renamed})["p"]
+    with clock.frozen_at(NOW):
+        state = runtime.dump(runtime.start(source, {}))
+    check = runtime.check_move(source, target, state)
+    assert [(p.code, p.element_id) for p in check.problems] == [("missing", "inner")]
+    with pytest.raises(NotMovable):
+        runtime.move(source, target, state)
