@@ -12,6 +12,7 @@ from flask import current_app
 from flask import jsonify
 from flask import render_template
 from flask import request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from engine import errors
@@ -109,7 +110,7 @@ def register(app: Flask) -> None:
             429: "too_many_requests",
         }.get(status, "error")
         message = exc.description or exc.name
-        if status == 400 and request.is_json and not fields:
+        if status == 400 and request.is_json and not fields and not isinstance(exc, CSRFError):
             # webargs aborts with messages {"json": ["Invalid JSON body."]}, which flattens
             # to no fields: say what is wrong instead of werkzeug's generic 400 text.
             message = "the request body is not valid JSON"

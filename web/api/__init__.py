@@ -20,6 +20,7 @@ def init_api(app: Flask) -> Api:
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}
         },
     )
+    from web.api.definitions import blp as definitions_blp
     from web.api.incidents import blp as incidents_blp
     from web.api.oversight import blp as oversight_blp
     from web.api.replies import blp as replies_blp
@@ -34,4 +35,5 @@ def init_api(app: Flask) -> Api:
     api.register_blueprint(tasks_blp, url_prefix="/api/v1/tasks")
     api.register_blueprint(oversight_blp, url_prefix="/api/v1/oversight")
     api.register_blueprint(incidents_blp, url_prefix="/api/v1/incidents")
+    api.register_blueprint(definitions_blp, url_prefix="/api/v1/definitions")
     return api
