@@ -20,6 +20,7 @@ from engine import calendar
 from engine import definitions
 from engine import demo
 from engine import migrate
+from engine import moves
 from engine import notify
 from engine import outbox
 from engine import tally
@@ -225,6 +226,71 @@ def audit_anchor(settings: Settings) -> None:
         f"anchor of {a.day.isoformat()} published: {a.chains} chain(s) up to audit event "
         f"{a.last_event_id}, root {a.root}, hash {a.hash}"
     )
+
+
+@main.command("migrate")
+@click.argument("key")
+@click.option("--to", "to_version", type=int, required=True, help="Version to move tickets to.")
+@click.option("--from", "from_version", type=int, help="Only tickets on this version.")
+@click.option("--dry-run/--apply", default=True, help="Only list (default), or move them.")
+@click.option("--batch", default=100, show_default=True, type=click.IntRange(min=1))
+@click.pass_obj
+def migrate_tickets(
+    settings: Settings,
+    key: str,
+    to_version: int,
+    from_version: int | None,
+    dry_run: bool,
+    batch: int,
+) -> None:
+    """Move running tickets of process KEY to another deployed version (dry run by default)."""
+    factory = _factory(settings)
+    try:
+        if dry_run:
+            _migrate_dry_run(factory, key, to_version, from_version, batch)
+            return
+        outcomes = moves.apply(
+            factory,
+            key=key,
+            to_version=to_version,
+            from_version=from_version,
+            actor="cli:migrate",
+            now=_now(),
+            batch=batch,
+            each=lambda o: click.echo(
+                f"{o.ticket_number}  {o.result.replace('_', ' ')}  {o.reason}"
+            ),
+        )
+    except LaksaError as exc:
+        raise click.ClickException(str(exc)) from None
+    counts = {r: sum(o.result == r for o in outcomes) for r in (moves.MOVED, moves.NOT_MOVABLE)}
+    conflicts = sum(o.result == moves.CONFLICT for o in outcomes)
+    click.echo(
+        f"{len(outcomes)} ticket(s): {counts[moves.MOVED]} moved to v{to_version}, "
+        f"{counts[moves.NOT_MOVABLE]} not movable, {conflicts} conflict(s)"
+    )
+    if conflicts:
+        sys.exit(1)
+
+
+def _migrate_dry_run(
+    factory: sessionmaker[Session], key: str, to: int, source: int | None, batch: int
+) -> None:
+    movable = total = 0
+    with factory() as session:
+        while True:
+            run = moves.dry_run(
+                session, key=key, to_version=to, from_version=source, offset=total, limit=batch
+            )
+            for c in run.tickets:
+                state = "movable" if c.movable else "not movable"
+                click.echo(f"{c.ticket_number}  v{c.from_version}  {state}  {c.reason}".rstrip())
+                movable += c.movable
+            total += len(run.tickets)
+            if len(run.tickets) < batch:
+                break
+    click.echo(f"{total} running ticket(s): {movable} movable to v{to}, {total - movable} not")
+    click.echo("dry run: nothing was changed (use --apply to move them)")
 
 
 @main.group()

@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from engine.runtime import moving
 from engine.runtime.compile import compile_bundle
 from engine.runtime.compile import compile_decisions
 from engine.runtime.compile import decide
@@ -27,6 +28,10 @@ from engine.runtime.compile import time_after
 from engine.runtime.environment import SandboxEnvironment
 from engine.runtime.environment import _SpeclessWorkflowConverter
 from engine.runtime.instance import Instance
+from engine.runtime.moving import Finding
+from engine.runtime.moving import MoveCheck
+from engine.runtime.moving import NotMovable
+from engine.runtime.moving import describe
 from engine.runtime.types import CompiledDecision
 from engine.runtime.types import CompiledProcess
 from engine.runtime.types import DefinitionError
@@ -89,13 +94,33 @@ class Runtime:
 
     def load(self, process: CompiledProcess, state: bytes) -> Instance:
         """Restore an instance from stored state, reusing the cached spec."""
-        dct = json.loads(zlib.decompress(state))
+        return Instance(self._restore(self._state(state), process), process)
+
+    def check_move(
+        self, source: CompiledProcess, target: CompiledProcess, state: bytes
+    ) -> MoveCheck:
+        """Whether an instance's state can move to another version of its process, and why."""
+        return moving.check(source, target, self._state(state))
+
+    def move(
+        self, source: CompiledProcess, target: CompiledProcess, state: bytes
+    ) -> tuple[Instance, MoveCheck]:
+        """The instance restored against ``target`` and what changed for it (raise NotMovable
+        saying why not)."""
+        workflow, found = moving.move(source, target, self._state(state), restore=self._restore)
+        return Instance(workflow, target), found
+
+    def _state(self, state: bytes) -> dict[str, Any]:
+        dct: dict[str, Any] = json.loads(zlib.decompress(state))
         self._serializer.migrate(dct)
+        return dct
+
+    def _restore(self, dct: dict[str, Any], process: CompiledProcess) -> Any:
         wf = self._serializer.from_dict(
             dct, spec=process.spec, subprocess_specs=process.subprocess_specs
         )
         wf.script_engine = self.script_engine  # a restored workflow gets a default, unsandboxed one
-        return Instance(wf, process)
+        return wf
 
     def dump(self, instance: Instance) -> bytes:
         """The instance's own state as compressed JSON, without the spec."""
@@ -114,14 +139,18 @@ __all__ = [
     "DefinitionProblems",
     "Element",
     "EngineError",
+    "Finding",
     "Instance",
     "MissingData",
+    "MoveCheck",
+    "NotMovable",
     "ReadyTask",
     "Runtime",
     "Step",
     "TaskNotReady",
     "WaitingMessage",
     "WaitingTimer",
+    "describe",
     "iso_timer_error",
     "time_after",
 ]

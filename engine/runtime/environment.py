@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as _spiff_timer
+import SpiffWorkflow.task as _spiff_task
 from SpiffWorkflow.bpmn.script_engine import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 
@@ -27,6 +28,19 @@ class _ProcessClockDatetime(datetime):
 # Timers read the process clock (issue 3, "so a test can move time"): the timer module is
 # the only place SpiffWorkflow asks for the time.
 _spiff_timer.datetime = _ProcessClockDatetime
+
+
+class _ProcessClockTime:
+    """Tasks stamp their state changes with ``time.time()``; stamp them with the process clock,
+    so a timer's task tells when the ticket entered it (moving a ticket to another version
+    recomputes a changed timer from that moment)."""
+
+    @staticmethod
+    def time() -> float:
+        return clock.now().timestamp()
+
+
+_spiff_task.time = _ProcessClockTime
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[misc]

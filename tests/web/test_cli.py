@@ -279,3 +279,67 @@ def test_audit_verify_names_the_anchor_day_and_ticket_of_a_rewritten_chain(
     assert f"TAMPERED anchor of {day}: ticket {tampered}" in result.output
     assert untouched not in result.output
     assert anchors.GENESIS not in result.output
+
+
+# -- migrate ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def second_version(two_tickets, laksa, tmp_path) -> tuple[str, str]:
+    """workflows/ deployed again with verification in 2 working days instead of 3."""
+    import shutil
+
+    from tests.conftest import WORKFLOWS
+
+    folder = tmp_path / "workflows-v2"
+    shutil.copytree(WORKFLOWS, folder, ignore=shutil.ignore_patterns("node_modules"))
+    bpmn = folder / "complaint.bpmn"
+    bpmn.write_text(
+        bpmn.read_text().replace("working_days(3)", "working_days(2)", 1), encoding="utf-8"
+    )
+    result = laksa("deploy", str(folder))
+    assert "complaint v2" in result.output, result.output
+    return two_tickets
+
+
+def versions_of(factory) -> list[int]:
+    with factory() as session:
+        return list(
+            session.scalars(
+                text(
+                    "SELECT d.version FROM process_instance p"
+                    " JOIN definition d ON d.id = p.definition_id ORDER BY p.id"
+                )
+            )
+        )
+
+
+def test_migrate_dry_run_lists_each_ticket_and_changes_nothing(second_version, laksa, factory):
+    first, second = second_version
+    result = laksa("migrate", "complaint", "--to", "2")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"{first}  v1  movable  timer 'verification_overdue' is recomputed")
+    assert lines[1].startswith(f"{second}  v1  movable")
+    assert "2 running ticket(s): 2 movable to v2, 0 not" in result.output
+    assert versions_of(factory) == [1, 1]
+
+
+def test_migrate_apply_moves_the_tickets_in_batches_and_back(second_version, laksa, factory):
+    first, second = second_version
+    result = laksa("migrate", "complaint", "--to", "2", "--apply", "--batch", "1")
+    assert result.exit_code == 0, result.output
+    assert f"{first}  moved" in result.output
+    assert f"{second}  moved" in result.output
+    assert "2 ticket(s): 2 moved to v2, 0 not movable, 0 conflict(s)" in result.output
+    assert versions_of(factory) == [2, 2]
+    back = laksa("migrate", "complaint", "--to", "1", "--from", "2", "--apply")
+    assert "2 moved to v1" in back.output
+    assert versions_of(factory) == [1, 1]
+    assert "intact" in laksa("audit", "verify").output
+
+
+def test_migrate_to_an_unknown_version_fails_with_one_line(second_version, laksa):
+    result = laksa("migrate", "complaint", "--to", "7")
+    assert result.exit_code == 1
+    assert "has no version 7" in result.output

@@ -38,5 +38,6 @@ def not_cached(response: Response) -> Response:
 
 
 from web.designer import api  # noqa: E402,F401  (views register on blp)
+from web.designer import migration  # noqa: E402,F401
 from web.designer import modeler  # noqa: E402,F401
 from web.designer import pages  # noqa: E402,F401
