@@ -395,3 +395,36 @@ class StatDuration(Base):
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
     bucket: Mapped[int] = mapped_column(primary_key=True)  # lower bound, in hours
     count: Mapped[int]
+
+
+class ElementStay(Base):
+    """Stays in BPMN elements, kept by every command (engine.stays) for the heatmap.
+
+    One row per day (Asia/Jakarta) the stay ended, process, element, OPD ("" before routing),
+    category and duration bucket (engine.stays.bucket, quarter octaves): how many stays.
+    """
+
+    __tablename__ = "element_stay"
+    __table_args__ = (
+        Index("ix_element_stay_opd", "process_key", "opd", "day"),
+        Index("ix_element_stay_category", "process_key", "category", "day"),
+    )
+    process_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    element_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    opd: Mapped[str] = mapped_column(String(40), primary_key=True)
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    bucket: Mapped[int] = mapped_column(primary_key=True)
+    count: Mapped[int]
+
+
+class ElementBreach(Base):
+    """Deadlines breached while a ticket waited in an element, per day the timer fired."""
+
+    __tablename__ = "element_breach"
+    process_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    element_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    opd: Mapped[str] = mapped_column(String(40), primary_key=True)
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    count: Mapped[int]

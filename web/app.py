@@ -69,6 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web import security
     from web.admin import blp as admin_blp
     from web.api import init_api
+    from web.auditor import blp as auditor_blp
     from web.officer import blp as officer_blp
     from web.public import blp as public_blp
     from web.reporter import blp as reporter_blp
@@ -80,6 +81,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(reporter_blp)
     app.register_blueprint(officer_blp)
     app.register_blueprint(admin_blp)
+    app.register_blueprint(auditor_blp)
     init_api(app)
     errors.register(app)  # after flask-smorest, so our error body wins
     return app

@@ -21,6 +21,7 @@ from engine import demo
 from engine import migrate
 from engine import notify
 from engine import outbox
+from engine import stays
 from engine import tally
 from engine import timers
 from engine.db import make_engine
@@ -62,9 +63,12 @@ def init(settings: Settings, with_demo: bool) -> None:
         added = calendar.seed_holidays(session, range(today.year - 1, today.year + 3))
         demo.ensure_reference_data(session)
         counted = tally.rebuild_if_missing(session)
+        stays_counted = stays.rebuild_if_missing(session)
     click.echo(f"database ready at {settings.database_url} ({added} holidays added)")
     if counted:
         click.echo(f"statistics counted for {counted} existing tickets")
+    if stays_counted:
+        click.echo(f"heatmap: {stays_counted} element stays counted from the audit trail")
     if with_demo:
         with factory.begin() as session:
             credentials = demo.ensure_demo_users(session, settings.home, now=_now())
@@ -188,6 +192,20 @@ def audit_verify(settings: Settings) -> None:
             click.echo(f"TAMPERED ticket {p.ticket_number} at event {p.seq}: {p.reason}", err=True)
         sys.exit(1)
     click.echo("audit trail intact")
+
+
+@main.group(name="heatmap")
+def heatmap_group() -> None:
+    """The heatmap's element stays (kept by every command)."""
+
+
+@heatmap_group.command("rebuild")
+@click.pass_obj
+def heatmap_rebuild(settings: Settings) -> None:
+    """Recount the element stays and breaches from the audit trail."""
+    with _factory(settings).begin() as session:
+        counted = stays.rebuild(session)
+    click.echo(f"{counted} element stays counted from the audit trail")
 
 
 @main.group()

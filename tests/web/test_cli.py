@@ -227,3 +227,35 @@ def test_audit_verify_fails_naming_the_ticket_after_a_row_is_deleted(
     assert result.exit_code == 1
     assert tampered in result.output
     assert untouched not in result.output
+
+
+# -- heatmap rebuild -----------------------------------------------------------------------------
+
+
+def test_heatmap_rebuild_recounts_the_stays_from_the_audit_trail(two_tickets, laksa, factory):
+    from engine import stays
+    from engine.models import ElementStay
+
+    with factory() as session:
+        kept = stays.stored(session)
+    assert kept.stays
+    tamper(factory, "DELETE FROM element_stay WHERE element_id = 'received'")
+    result = laksa("heatmap", "rebuild")
+    assert result.exit_code == 0, result.output
+    assert f"{sum(kept.stays.values())} element stays" in result.output
+    with factory() as session:
+        assert stays.stored(session) == kept
+        assert session.scalar(select(func.count()).select_from(ElementStay)) >= 2
+
+
+def test_init_counts_the_stays_of_a_database_that_never_kept_them(two_tickets, laksa, factory):
+    from engine import stays
+
+    with factory.begin() as session:
+        kept = stays.stored(session)
+        session.execute(text("DELETE FROM element_stay"))
+    result = laksa("init")
+    assert result.exit_code == 0, result.output
+    assert "heatmap:" in result.output
+    with factory() as session:
+        assert stays.stored(session) == kept
