@@ -400,31 +400,33 @@ class StatDuration(Base):
 class ElementStay(Base):
     """Stays in BPMN elements, kept by every command (engine.stays) for the heatmap.
 
-    One row per day (Asia/Jakarta) the stay ended, process, element, OPD ("" before routing),
-    category and duration bucket (engine.stays.bucket, quarter octaves): how many stays.
+    One row per process, dimension (``all`` with key "", ``opd`` with the OPD the ticket was
+    with, "" before routing, or ``category``), span (``d``: the day, Asia/Jakarta, the stay
+    ended; ``m``: its month, ``day`` its first day), element and duration bucket
+    (engine.stays.bucket, quarter octaves): how many stays. A year reads twelve month rows and
+    the odd days at its ends, each a range of the primary key.
     """
 
     __tablename__ = "element_stay"
-    __table_args__ = (
-        Index("ix_element_stay_opd", "process_key", "opd", "day"),
-        Index("ix_element_stay_category", "process_key", "category", "day"),
-    )
     process_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    span: Mapped[str] = mapped_column(String(1), primary_key=True)  # d (day) | m (month)
     day: Mapped[date] = mapped_column(primary_key=True)
     element_id: Mapped[str] = mapped_column(String(120), primary_key=True)
-    opd: Mapped[str] = mapped_column(String(40), primary_key=True)
-    category: Mapped[str] = mapped_column(String(40), primary_key=True)
     bucket: Mapped[int] = mapped_column(primary_key=True)
     count: Mapped[int]
 
 
 class ElementBreach(Base):
-    """Deadlines breached while a ticket waited in an element, per day the timer fired."""
+    """Deadlines breached while a ticket waited in an element, per day the timer fired (the
+    dimensions of ``ElementStay``)."""
 
     __tablename__ = "element_breach"
     process_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    span: Mapped[str] = mapped_column(String(1), primary_key=True)  # d (day) | m (month)
     day: Mapped[date] = mapped_column(primary_key=True)
     element_id: Mapped[str] = mapped_column(String(120), primary_key=True)
-    opd: Mapped[str] = mapped_column(String(40), primary_key=True)
-    category: Mapped[str] = mapped_column(String(40), primary_key=True)
     count: Mapped[int]

@@ -17,6 +17,11 @@ and the ticket's category, in a histogram of fixed log buckets (quarter octaves 
 from which any range's median and p90 are read. A deadline breached (a ``deadline`` timer whose
 ``clock_event`` is a breach) counts for the element the timer sits on, the day it fired.
 
+Each stay and breach counts in three dimensions, so that a range reads ranges of rows of one
+dimension whatever it is narrowed to: ``all`` (key ""), ``opd`` (the OPD then) and
+``category``; and in two spans, its day and its month, so that a year reads twelve months of
+rows and the odd days at its ends rather than 365 days.
+
 ``rebuild`` recounts everything from ``audit_event``; a test holds the two equal.
 """
 
@@ -62,8 +67,11 @@ _STAY: Table = ElementStay.__table__  # type: ignore[assignment]
 _BREACH: Table = ElementBreach.__table__  # type: ignore[assignment]
 _AUDIT: Table = AuditEvent.__table__  # type: ignore[assignment]
 
-StayKey = tuple[str, date, str, str, str, int]  # process, day, element, opd, category, bucket
-BreachKey = tuple[str, date, str, str, str]  # process, day, element, opd, category
+# process, dimension, key, span, day, element(, bucket)
+StayKey = tuple[str, str, str, str, date, str, int]
+BreachKey = tuple[str, str, str, str, date, str]
+DAY, MONTH = "d", "m"  # spans: a row of one day, or of a month (its day the month's first)
+ALL, OPD, CATEGORY = "all", "opd", "category"  # the dimensions: a range reads one of them
 
 # -- buckets ------------------------------------------------------------------------------------
 
@@ -218,7 +226,8 @@ def attribute(
         _stay(flow, trail, category, c.element_id, c.at, day, into)
         if c.element_id in flow.breaches:
             where = host[0] if host is not None else c.element_id
-            into.breaches[(flow.key, day, where, trail.opd, category)] += 1
+            for dimension, key, span, first in _keys(trail, category, day):
+                into.breaches[(flow.key, dimension, key, span, first, where)] += 1
         trail.last[c.element_id] = c.at
         if c.opd is not None:
             trail.opd = c.opd
@@ -237,8 +246,18 @@ def _stay(
         (trail.last[p] for p in flow.predecessors.get(element_id, ()) if p in trail.last),
         default=at,
     )
-    seconds = max(0.0, (at - entered).total_seconds())
-    into.stays[(flow.key, day, element_id, trail.opd, category, bucket(seconds))] += 1
+    b = bucket(max(0.0, (at - entered).total_seconds()))
+    for dimension, key, span, first in _keys(trail, category, day):
+        into.stays[(flow.key, dimension, key, span, first, element_id, b)] += 1
+
+
+def _keys(trail: Trail, category: str, day: date) -> list[tuple[str, str, str, date]]:
+    month = day.replace(day=1)
+    return [
+        (dimension, key, span, first)
+        for dimension, key in ((ALL, ""), (OPD, trail.opd), (CATEGORY, category))
+        for span, first in ((DAY, day), (MONTH, month))
+    ]
 
 
 def opd_set(delta: Mapping[str, Any]) -> str | None:
@@ -303,7 +322,15 @@ def _add(session: Session, tally: Tally) -> None:
         statement = insert_(_STAY).values(stays)
         conn.execute(
             statement.on_conflict_do_update(
-                index_elements=["process_key", "day", "element_id", "opd", "category", "bucket"],
+                index_elements=[
+                    "process_key",
+                    "dimension",
+                    "key",
+                    "span",
+                    "day",
+                    "element_id",
+                    "bucket",
+                ],
                 set_={"count": _STAY.c.count + statement.excluded.count},
             )
         )
@@ -312,33 +339,35 @@ def _add(session: Session, tally: Tally) -> None:
         statement = insert_(_BREACH).values(breaches)
         conn.execute(
             statement.on_conflict_do_update(
-                index_elements=["process_key", "day", "element_id", "opd", "category"],
+                index_elements=["process_key", "dimension", "key", "span", "day", "element_id"],
                 set_={"count": _BREACH.c.count + statement.excluded.count},
             )
         )
 
 
 def _stay_row(key: StayKey, n: int) -> dict[str, Any]:
-    process_key, day, element_id, opd, category, b = key
+    process_key, dimension, k, span, day, element_id, b = key
     return {
         "process_key": process_key,
+        "dimension": dimension,
+        "key": k,
+        "span": span,
         "day": day,
         "element_id": element_id,
-        "opd": opd,
-        "category": category,
         "bucket": b,
         "count": n,
     }
 
 
 def _breach_row(key: BreachKey, n: int) -> dict[str, Any]:
-    process_key, day, element_id, opd, category = key
+    process_key, dimension, k, span, day, element_id = key
     return {
         "process_key": process_key,
+        "dimension": dimension,
+        "key": k,
+        "span": span,
         "day": day,
         "element_id": element_id,
-        "opd": opd,
-        "category": category,
         "count": n,
     }
 
@@ -392,7 +421,7 @@ def rebuild(session: Session) -> int:
     breaches = [_breach_row(k, n) for k, n in tally.breaches.items()]
     if breaches:
         session.execute(insert(ElementBreach), breaches)
-    return sum(tally.stays.values())
+    return sum(n for k, n in tally.stays.items() if k[1] == ALL and k[3] == DAY)
 
 
 def rebuild_if_missing(session: Session) -> int:
@@ -408,7 +437,9 @@ def stored(session: Session) -> Tally:
     """The kept stays and breaches (rows at zero left out)."""
     tally = Tally()
     for s in session.scalars(select(ElementStay).where(ElementStay.count != 0)):
-        tally.stays[(s.process_key, s.day, s.element_id, s.opd, s.category, s.bucket)] = s.count
+        tally.stays[(s.process_key, s.dimension, s.key, s.span, s.day, s.element_id, s.bucket)] = (
+            s.count
+        )
     for b in session.scalars(select(ElementBreach).where(ElementBreach.count != 0)):
-        tally.breaches[(b.process_key, b.day, b.element_id, b.opd, b.category)] = b.count
+        tally.breaches[(b.process_key, b.dimension, b.key, b.span, b.day, b.element_id)] = b.count
     return tally

@@ -168,6 +168,7 @@ def test_the_default_range_is_the_year_up_to_today(auditor):
         ("dari=2000-01-01&sampai=2026-11-01", "dari"),
         ("opd=tidak_ada", "opd"),
         ("kategori=%3Cscript%3E", "kategori"),
+        ("opd=dpupr&kategori=jalan_rusak", "kategori"),
     ],
 )
 def test_a_bad_filter_is_a_400_naming_the_field(auditor, query, field):

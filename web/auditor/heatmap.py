@@ -129,6 +129,8 @@ def _filters(
     category = values["kategori"] or None
     if category is not None and category not in categories:
         errors["kategori"] = gettext("Kategori tidak dikenal.")
+    elif category is not None and opd is not None:
+        errors["kategori"] = gettext("Pilih satu OPD atau satu kategori, tidak keduanya.")
     if errors:
         raise BadFilter(errors)
     # "-": the stays before the ticket was routed to any OPD (the verifier desk's work)
