@@ -457,8 +457,13 @@ def main() -> None:
                 started = time.perf_counter()
                 tally = simulate(args.tickets, args.seed, flow, now)
                 report["simulate_s"] = round(time.perf_counter() - started, 1)
-                report["stays"] = sum(tally.stays.values())
-                report["breaches"] = sum(tally.breaches.values())
+                # each stay is kept six times (three dimensions, two spans): count one
+                report["stays"] = sum(
+                    n for k, n in tally.stays.items() if k[1] == stays.ALL and k[3] == stays.DAY
+                )
+                report["breaches"] = sum(
+                    n for k, n in tally.breaches.items() if k[1] == stays.ALL and k[3] == stays.DAY
+                )
             report["backends"][backend.name] = run_backend(backend, tally, now, args)
     finally:
         places.cleanup()
