@@ -37,12 +37,31 @@
     var overlays = viewer.get("overlays");
     var registry = viewer.get("elementRegistry");
     view.zoom("fit-viewport");
+    if (canvas.clientWidth < 600) {
+      // A phone: the whole diagram would be too small to read; start at its beginning at a
+      // readable scale (drag to pan, pinch or scroll to zoom).
+      var box = view.viewbox();
+      var scale = 0.7;
+      view.viewbox({
+        x: box.inner.x + 20,
+        y: box.inner.y - 30,
+        width: canvas.clientWidth / scale,
+        height: canvas.clientHeight / scale
+      });
+    }
     Object.keys(data.elements).forEach(function (id) {
       var e = data.elements[id];
       var element = registry.get(id);
       if (!element || element.waypoints) return;
       view.addMarker(id, "heat-" + (e.level === null ? "none" : e.level));
-      overlays.add(id, "heat", { position: { top: -6, left: 0 }, html: badge(e) });
+      // Where tickets wait (or deadlines pass) the numbers stay readable when the diagram is
+      // zoomed out to fit; the passes of instant elements shrink with it.
+      var waits = Boolean(e.median || e.breaches);
+      overlays.add(id, "heat", {
+        position: { top: -6, left: 0 },
+        scale: waits ? { min: 1 } : true,
+        html: badge(e)
+      });
     });
     canvas.dataset.ready = "true";
   }).catch(function () {
