@@ -31,6 +31,7 @@ from engine import links
 from engine import outbox
 from engine import projection
 from engine import reporter
+from engine import stays
 from engine import tally
 from engine import timeline
 from engine.attachments import StoredImage
@@ -416,6 +417,7 @@ class _Plan:
     cells_before: tally.Cells
     closed_before: bool
     new: bool
+    opd_before: str | None = None
 
 
 def _plan(
@@ -427,9 +429,10 @@ def _plan(
     status_before = ticket.status
     cells_before = tally.EMPTY if new else tally.cells(ticket)
     closed_before = ticket.closed_at is not None
+    opd_before = ticket.opd
     projection.project_ticket(ticket, instance, reached, snap, now=now, before=before)
     passed = list(instance.steps)
-    return _Plan(reached, passed, snap, status_before, cells_before, closed_before, new)
+    return _Plan(reached, passed, snap, status_before, cells_before, closed_before, new, opd_before)
 
 
 def _write(
@@ -487,6 +490,7 @@ def _write(
         raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
     links.apply(session, ticket, plan.passed, instance.data, now=now)
     outbox.write(session, row, ticket, instance, plan.reached, now=now)
+    stays.keep(session, row, ticket, plan.passed, opd_before=plan.opd_before, now=now, new=plan.new)
     audit.write(session, row, rows)
     start = [timeline.Update("status", "public", timeline.SYSTEM, status=plan.status_before)]
     timeline.write(

@@ -464,3 +464,38 @@ def _append_only(target: Table, connection: Connection, **_: Any) -> None:
 # Tables built from the metadata (tests, benchmarks) get the triggers the migration creates.
 for _table in (AuditAnchor.__table__, AuditAnchorHead.__table__):
     event.listen(_table, "after_create", _append_only)
+
+
+class ElementStay(Base):
+    """Stays in BPMN elements, kept by every command (engine.stays) for the heatmap.
+
+    One row per process, dimension (``all`` with key "", ``opd`` with the OPD the ticket was
+    with, "" before routing, or ``category``), span (``d``: the day, Asia/Jakarta, the stay
+    ended; ``m``: its month, ``day`` its first day), element and duration bucket
+    (engine.stays.bucket, quarter octaves): how many stays. A year reads twelve month rows and
+    the odd days at its ends, each a range of the primary key.
+    """
+
+    __tablename__ = "element_stay"
+    process_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    span: Mapped[str] = mapped_column(String(1), primary_key=True)  # d (day) | m (month)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    element_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    bucket: Mapped[int] = mapped_column(primary_key=True)
+    count: Mapped[int]
+
+
+class ElementBreach(Base):
+    """Deadlines breached while a ticket waited in an element, per day the timer fired (the
+    dimensions of ``ElementStay``)."""
+
+    __tablename__ = "element_breach"
+    process_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    span: Mapped[str] = mapped_column(String(1), primary_key=True)  # d (day) | m (month)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    element_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    count: Mapped[int]

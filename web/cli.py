@@ -23,6 +23,7 @@ from engine import migrate
 from engine import moves
 from engine import notify
 from engine import outbox
+from engine import stays
 from engine import tally
 from engine import timers
 from engine.db import make_engine
@@ -64,9 +65,12 @@ def init(settings: Settings, with_demo: bool) -> None:
         added = calendar.seed_holidays(session, range(today.year - 1, today.year + 3))
         demo.ensure_reference_data(session)
         counted = tally.rebuild_if_missing(session)
+        stays_counted = stays.rebuild_if_missing(session)
     click.echo(f"database ready at {settings.database_url} ({added} holidays added)")
     if counted:
         click.echo(f"statistics counted for {counted} existing tickets")
+    if stays_counted:
+        click.echo(f"heatmap: {stays_counted} element stays counted from the audit trail")
     if with_demo:
         with factory.begin() as session:
             credentials = demo.ensure_demo_users(session, settings.home, now=_now())
@@ -291,6 +295,20 @@ def _migrate_dry_run(
                 break
     click.echo(f"{total} running ticket(s): {movable} movable to v{to}, {total - movable} not")
     click.echo("dry run: nothing was changed (use --apply to move them)")
+
+
+@main.group(name="heatmap")
+def heatmap_group() -> None:
+    """The heatmap's element stays (kept by every command)."""
+
+
+@heatmap_group.command("rebuild")
+@click.pass_obj
+def heatmap_rebuild(settings: Settings) -> None:
+    """Recount the element stays and breaches from the audit trail."""
+    with _factory(settings).begin() as session:
+        counted = stays.rebuild(session)
+    click.echo(f"{counted} element stays counted from the audit trail")
 
 
 @main.group()

@@ -165,6 +165,9 @@ EXPECTED: dict[str, Rule_] = {
     "auditor.ticket_csv": AUDIT,
     "auditor.ticket_json": AUDIT,
     "auditor.reveal_reporter": AUDIT,
+    # The heatmap: auditors, supervisors, designers and admins.
+    "auditor.heatmap_page": frozenset({"auditor", "pengawas", "perancang", "admin"}),
+    "auditor.heatmap_csv": frozenset({"auditor", "pengawas", "perancang", "admin"}),
     # Admins.
     "admin.index": ADMIN,
     "admin.users": ADMIN,

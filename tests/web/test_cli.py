@@ -343,3 +343,40 @@ def test_migrate_to_an_unknown_version_fails_with_one_line(second_version, laksa
     result = laksa("migrate", "complaint", "--to", "7")
     assert result.exit_code == 1
     assert "has no version 7" in result.output
+
+
+# -- heatmap rebuild -----------------------------------------------------------------------------
+
+
+def test_heatmap_rebuild_recounts_the_stays_from_the_audit_trail(two_tickets, laksa, factory):
+    from engine import stays
+    from engine.models import ElementStay
+
+    with factory() as session:
+        kept = stays.stored(session)
+    assert kept.stays
+    tamper(
+        factory,
+        "DELETE FROM element_stay WHERE element_id = 'received' AND dimension = 'all'"
+        " AND span = 'd'",
+    )
+    result = laksa("heatmap", "rebuild")
+    assert result.exit_code == 0, result.output
+    stays_counted = sum(n for k, n in kept.stays.items() if k[1] == "all" and k[3] == "d")
+    assert f"{stays_counted} element stays" in result.output
+    with factory() as session:
+        assert stays.stored(session) == kept
+        assert session.scalar(select(func.count()).select_from(ElementStay)) >= 2
+
+
+def test_init_counts_the_stays_of_a_database_that_never_kept_them(two_tickets, laksa, factory):
+    from engine import stays
+
+    with factory.begin() as session:
+        kept = stays.stored(session)
+        session.execute(text("DELETE FROM element_stay"))
+    result = laksa("init")
+    assert result.exit_code == 0, result.output
+    assert "heatmap:" in result.output
+    with factory() as session:
+        assert stays.stored(session) == kept

@@ -1,10 +1,12 @@
-"""The auditors' pages (read-only): ticket search, one ticket's whole trail on the diagram,
-exports. For auditors and admins; every other role gets the 403 page, and whoever is not
-signed in goes to the sign-in page first."""
+"""Read-only pages under /audit: the auditors' ticket search, one ticket's whole trail on the
+diagram and exports (auditors and admins), and the heatmap of the lifecycle (also supervisors
+and designers, checked by its own view). Whoever is not signed in goes to the sign-in page
+first; every other role gets the 403 page."""
 
 from __future__ import annotations
 
 from flask import Blueprint
+from flask import request
 from werkzeug.wrappers import Response
 
 from engine.errors import Forbidden
@@ -12,6 +14,7 @@ from web.auth import require_actor
 from web.officer import signed_in
 
 AUDIT_ROLES = frozenset({"auditor", "admin"})
+OWN_ROLE_CHECK = frozenset({"auditor.heatmap_page", "auditor.heatmap_csv"})
 
 blp = Blueprint("auditor", __name__, url_prefix="/audit")
 blp.before_request(signed_in)
@@ -19,6 +22,8 @@ blp.before_request(signed_in)
 
 @blp.before_request
 def auditors_only() -> None:
+    if request.endpoint in OWN_ROLE_CHECK:
+        return
     if require_actor().role not in AUDIT_ROLES:
         raise Forbidden("for auditors only")
 
@@ -31,5 +36,6 @@ def not_cached(response: Response) -> Response:
 
 
 from web.auditor import exports  # noqa: E402,F401  (views register on blp)
+from web.auditor import heatmap  # noqa: E402,F401
 from web.auditor import search  # noqa: E402,F401
 from web.auditor import ticket  # noqa: E402,F401

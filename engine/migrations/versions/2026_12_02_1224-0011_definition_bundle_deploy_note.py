@@ -1,7 +1,7 @@
 """definition bundle deploy note
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02 12:21:09.030109
 """
 
@@ -14,7 +14,7 @@ import engine.db  # noqa: F401 - custom column types (UTCDateTime)
 
 
 revision: str = '0011'
-down_revision: str | None = '0009'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
