@@ -352,13 +352,9 @@ def fire_timers(session: Session, *, instance_id: int, now: datetime) -> Command
     return CommandResult(ticket, row)
 
 
-def _load(
-    session: Session, instance_id: int, *, now: datetime, expected_version: int | None = None
-) -> tuple[ProcessInstance, Ticket, Definition, Instance]:
-    """Lock the instance row (FOR UPDATE where the database has it) and restore it.
-
-    One SELECT brings the instance, its ticket and its definition.
-    """
+def lock_instance(session: Session, instance_id: int) -> tuple[ProcessInstance, Ticket, Definition]:
+    """The instance row locked (FOR UPDATE where the database has it), its ticket and its
+    definition, in one SELECT; NotFound if there is no such instance."""
     found = session.execute(
         select(ProcessInstance, Ticket, Definition)
         .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
@@ -370,6 +366,14 @@ def _load(
     if found is None:
         raise NotFound(f"no process instance {instance_id}")
     row, ticket, definition = found
+    return row, ticket, definition
+
+
+def _load(
+    session: Session, instance_id: int, *, now: datetime, expected_version: int | None = None
+) -> tuple[ProcessInstance, Ticket, Definition, Instance]:
+    """Lock the instance row (FOR UPDATE where the database has it) and restore it."""
+    row, ticket, definition = lock_instance(session, instance_id)
     if expected_version is not None and row.version != expected_version:
         raise Conflict(f"the ticket changed (version {row.version}, you had {expected_version})")
     process = definitions.bundle_for(session, definition).processes[definition.key]

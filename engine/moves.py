@@ -27,6 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import audit
 from engine import calendar
 from engine import clock
+from engine import commands
 from engine import definitions
 from engine import projection
 from engine import tally
@@ -246,17 +247,7 @@ def move_ticket(
     Raises Conflict when the ticket changed since ``expected_version`` or a concurrent
     command wins the instance row; a refused move writes nothing and says why.
     """
-    found = session.execute(
-        select(ProcessInstance, Ticket, Definition)
-        .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
-        .join(Definition, Definition.id == ProcessInstance.definition_id)
-        .where(ProcessInstance.id == instance_id)
-        .with_for_update(of=ProcessInstance)
-        .execution_options(populate_existing=True)
-    ).first()
-    if found is None:
-        raise NotFound(f"no process instance {instance_id}")
-    row, ticket, source_def = found
+    row, ticket, source_def = commands.lock_instance(session, instance_id)
     target_def = session.get(Definition, target_id)
     if target_def is None:
         raise NotFound(f"no definition {target_id}")
