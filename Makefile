@@ -1,7 +1,8 @@
 # LAKSA — developer entry points. `make run` and `make test` are the two in the README.
 #
 #   make run              venv + `laksa init --demo` + serve on http://127.0.0.1:5000
-#   make test             ruff, ruff format --check, mypy, pytest (PYTEST_ARGS="-k foo -x")
+#   make test             ruff, ruff format --check, mypy, pytest on every core (pytest-xdist;
+#                         PYTEST_WORKERS=0 runs in one process; PYTEST_ARGS="-k foo -x")
 #   make services         private PostgreSQL + Redis for the tests; prints the env exports:
 #                         eval "$$(make -s services)" && make test
 
@@ -10,6 +11,7 @@ VENV        ?= .venv
 HOST        ?= 127.0.0.1
 PORT        ?= 5000
 PYTEST_ARGS ?=
+PYTEST_WORKERS ?= auto
 
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -68,7 +70,7 @@ lint: venv
 # Tests needing PostgreSQL/Redis read LAKSA_TEST_POSTGRES_URL / LAKSA_TEST_REDIS_URL and skip
 # when they are unset (see `make services`).
 test: lint assets translations
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 fmt: venv
 	$(BIN)/ruff format .
