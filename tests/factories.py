@@ -17,6 +17,7 @@ from sqlalchemy.orm import sessionmaker
 from engine import commands
 from engine.attachments import StoredImage
 from engine.identity import Actor
+from engine.models import AuditEvent
 from engine.models import HumanTask
 from engine.models import ProcessInstance
 from engine.models import Ticket
@@ -129,3 +130,19 @@ def submit_with_secret(
         )
         assert result.reporter_secret is not None
         return result.ticket.number, result.reporter_secret
+
+
+def audit_events(factory: sessionmaker[Session], number: str) -> list[AuditEvent]:
+    """A ticket's audit events in chain order, detached from their session."""
+    with factory() as session:
+        rows = list(
+            session.scalars(
+                select(AuditEvent)
+                .join(ProcessInstance, ProcessInstance.id == AuditEvent.instance_id)
+                .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
+                .where(Ticket.number == number)
+                .order_by(AuditEvent.seq)
+            )
+        )
+        session.expunge_all()
+        return rows

@@ -20,7 +20,6 @@ from sqlalchemy import select
 
 from engine import commands
 from engine.identity import create_user
-from engine.models import AuditEvent
 from engine.models import ProcessInstance
 from engine.models import Ticket
 from tests.browser.conftest import PHONE
@@ -29,6 +28,8 @@ from tests.browser.conftest import axe_violations
 from tests.browser.conftest import screenshot
 from tests.browser.journey import Officers
 from tests.conftest import NOW
+from tests.factories import audit_events
+from tests.web.test_auditor_pages import audit_csv_row
 
 DESKTOP = {"width": 1280, "height": 900}
 ROAD: dict[str, Any] = {
@@ -84,28 +85,7 @@ def marker(page: Page, element_id: str, css: str) -> Any:
 
 
 def audit_table(server: Server, number: str) -> list[dict[str, str]]:
-    with server.factory() as session:
-        rows = session.scalars(
-            select(AuditEvent)
-            .join(ProcessInstance, ProcessInstance.id == AuditEvent.instance_id)
-            .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
-            .where(Ticket.number == number)
-            .order_by(AuditEvent.seq)
-        ).all()
-        return [
-            {
-                "seq": str(r.seq),
-                "at": r.at.isoformat(),
-                "actor": r.actor,
-                "via": r.via or "",
-                "action": r.action,
-                "element": r.element_id or "",
-                "data": r.data,
-                "prev_hash": r.prev_hash,
-                "hash": r.hash,
-            }
-            for r in rows
-        ]
+    return [audit_csv_row(r) for r in audit_events(server.factory, number)]
 
 
 def test_the_auditor_traces_a_resolved_ticket_on_the_diagram_and_downloads_its_csv(

@@ -27,24 +27,10 @@ from engine.visibility import access
 from engine.visibility import tickets_seen_by
 from tests.conftest import NOW
 from tests.factories import ROAD
+from tests.factories import audit_events
 from tests.factories import complete
 from tests.factories import open_task
 from tests.factories import submit
-
-
-def events_of(factory, number: str) -> list[AuditEvent]:
-    with factory() as session:
-        rows = list(
-            session.scalars(
-                select(AuditEvent)
-                .join(ProcessInstance, ProcessInstance.id == AuditEvent.instance_id)
-                .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
-                .where(Ticket.number == number)
-                .order_by(AuditEvent.seq)
-            )
-        )
-        session.expunge_all()
-        return rows
 
 
 def test_every_event_of_a_command_records_what_the_actor_came_through(session_factory, actors):
@@ -64,7 +50,7 @@ def test_every_event_of_a_command_records_what_the_actor_came_through(session_fa
         ).one()
         commands.fire_timers(session, instance_id=instance_id, now=NOW + timedelta(days=30))
     by_actor: dict[str, set[str | None]] = {}
-    for event in events_of(session_factory, number):
+    for event in audit_events(session_factory, number):
         by_actor.setdefault(event.actor, set()).add(event.via)
     assert by_actor == {
         "public": {"api"},
@@ -81,7 +67,7 @@ def test_via_is_hashed_so_changing_or_erasing_it_is_found(session_factory, actor
         number = commands.submit_ticket(
             session, data=ROAD, actor=Actor.public(identity.VIA_WEB_FORM), now=NOW
         ).ticket.number
-    first = events_of(session_factory, number)[0]
+    first = audit_events(session_factory, number)[0]
     for forged in ("session", None):
         with session_factory.begin() as session:
             session.execute(update(AuditEvent).where(AuditEvent.id == first.id).values(via=forged))
@@ -94,7 +80,7 @@ def test_events_written_before_via_was_recorded_hash_and_verify_as_they_always_d
     session_factory,
 ):
     number = submit(session_factory)  # Actor.public(): via None, as every older event
-    events = events_of(session_factory, number)
+    events = audit_events(session_factory, number)
     assert {e.via for e in events} == {None}
     first = events[0]
     legacy = audit.canonical(
@@ -121,7 +107,7 @@ def test_a_token_names_itself_in_the_actor_a_session_does_not_need_to(session_fa
 
 def test_verify_instance_names_the_broken_event(session_factory):
     number = submit(session_factory)
-    second = events_of(session_factory, number)[1]
+    second = audit_events(session_factory, number)[1]
     with session_factory.begin() as session:
         session.execute(update(AuditEvent).where(AuditEvent.id == second.id).values(data='{"x":1}'))
     with session_factory() as session:
@@ -197,7 +183,7 @@ def test_reading_the_reporter_writes_a_note_without_a_new_version(session_factor
             session, number, actor=auditor, page="/audit/tiket/x", reason=None, now=NOW
         )
     assert shown == audit_trail.Reporter(None, "budi@example.org")
-    last = events_of(session_factory, number)[-1]
+    last = audit_events(session_factory, number)[-1]
     assert (last.actor, last.via, last.action) == ("user:a", "session", "reporter_data_read")
     with session_factory() as session:
         assert (

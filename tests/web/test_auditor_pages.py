@@ -25,6 +25,7 @@ from engine.models import Ticket
 from tests.conftest import NOW
 from tests.engine.test_anchors import rewrite_chain
 from tests.factories import ROAD as ROAD_INPUT
+from tests.factories import audit_events
 from tests.factories import complete
 from tests.factories import submit
 from tests.web.officer_helpers import fire_timers
@@ -58,19 +59,19 @@ def ticket_paths(number: str) -> list[str]:
     return [f"/audit/tiket/{number}", f"/audit/tiket/{number}.csv", f"/audit/tiket/{number}.json"]
 
 
-def audit_rows(session_factory, number: str) -> list[AuditEvent]:
-    with session_factory() as session:
-        rows = list(
-            session.scalars(
-                select(AuditEvent)
-                .join(ProcessInstance, ProcessInstance.id == AuditEvent.instance_id)
-                .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
-                .where(Ticket.number == number)
-                .order_by(AuditEvent.seq)
-            )
-        )
-        session.expunge_all()
-        return rows
+def audit_csv_row(r: AuditEvent) -> dict[str, str]:
+    """An audit event as the ticket's CSV export must show it."""
+    return {
+        "seq": str(r.seq),
+        "at": r.at.isoformat(),
+        "actor": r.actor,
+        "via": r.via or "",
+        "action": r.action,
+        "element": r.element_id or "",
+        "data": r.data,
+        "prev_hash": r.prev_hash,
+        "hash": r.hash,
+    }
 
 
 def numbers_on(text: str) -> set[str]:
@@ -246,7 +247,7 @@ def test_the_ticket_page_shows_every_event_who_through_what_clocks_and_notificat
 ):
     ticket = resolved_ticket(client, tokens)
     text = page(auditor.get(f"/audit/tiket/{ticket.number}"))
-    rows = audit_rows(session_factory, ticket.number)
+    rows = audit_events(session_factory, ticket.number)
     assert len(re.findall(r'<tr data-seq="\d+">', text)) == len(rows)
     assert "Rantai audit utuh." in text
     assert "Verify complaint" in text  # the element's name from the deployed BPMN
@@ -282,7 +283,7 @@ def test_the_ticket_page_shows_every_event_who_through_what_clocks_and_notificat
 
 def test_old_events_without_via_say_not_recorded(auditor, session_factory):
     number = submit(session_factory)  # the engine called directly, as before via was recorded
-    assert {r.via for r in audit_rows(session_factory, number)} == {None}
+    assert {r.via for r in audit_events(session_factory, number)} == {None}
     text = page(auditor.get(f"/audit/tiket/{number}"))
     assert "tidak tercatat" in text
     assert "Rantai audit utuh." in text
@@ -305,7 +306,7 @@ def test_escalations_and_breaches_are_listed(auditor, session_factory):
 
 def test_a_tampered_chain_shows_broken(auditor, session_factory):
     number = submit(session_factory)
-    row = audit_rows(session_factory, number)[0]
+    row = audit_events(session_factory, number)[0]
     with session_factory.begin() as session:
         session.execute(update(AuditEvent).where(AuditEvent.id == row.id).values(actor="someone"))
     text = page(auditor.get(f"/audit/tiket/{number}"))
@@ -325,20 +326,7 @@ def test_the_ticket_csv_and_json_equal_the_audit_table(auditor, client, tokens, 
     assert response.mimetype == "text/csv"
     assert f"audit-{ticket.number}.csv" in response.headers["Content-Disposition"]
     got = list(csv.DictReader(io.StringIO(page(response))))
-    expected = [
-        {
-            "seq": str(r.seq),
-            "at": r.at.isoformat(),
-            "actor": r.actor,
-            "via": r.via or "",
-            "action": r.action,
-            "element": r.element_id or "",
-            "data": r.data,
-            "prev_hash": r.prev_hash,
-            "hash": r.hash,
-        }
-        for r in audit_rows(session_factory, ticket.number)
-    ]
+    expected = [audit_csv_row(r) for r in audit_events(session_factory, ticket.number)]
     assert got == expected
     body = json.loads(page(auditor.get(f"/audit/tiket/{ticket.number}.json")))
     assert body["ticket"] == ticket.number
@@ -353,11 +341,11 @@ def test_the_ticket_csv_and_json_equal_the_audit_table(auditor, client, tokens, 
 
 def test_reading_the_reporters_data_is_shown_only_on_request_and_audited(auditor, session_factory):
     number = submit(session_factory)
-    before = audit_rows(session_factory, number)
+    before = audit_events(session_factory, number)
     version = version_of(session_factory, number)
     text = page(auditor.get(f"/audit/tiket/{number}"))
     assert "budi@example.org" not in text
-    assert len(audit_rows(session_factory, number)) == len(before)  # browsing logs nothing
+    assert len(audit_events(session_factory, number)) == len(before)  # browsing logs nothing
 
     path = f"/audit/tiket/{number}"
     response = post_page(
@@ -366,7 +354,7 @@ def test_reading_the_reporters_data_is_shown_only_on_request_and_audited(auditor
     assert response.status_code == 200
     assert "budi@example.org" in page(response)
     assert "Pembacaan ini dicatat" in page(response)
-    after = audit_rows(session_factory, number)
+    after = audit_events(session_factory, number)
     assert len(after) == len(before) + 1
     read = after[-1]
     assert (read.actor, read.via, read.action) == ("user:auditor", "session", "reporter_data_read")
@@ -383,11 +371,11 @@ def test_reading_the_reporters_data_is_shown_only_on_request_and_audited(auditor
 
 def test_reading_needs_the_csrf_token(auditor, session_factory):
     number = submit(session_factory)
-    before = len(audit_rows(session_factory, number))
+    before = len(audit_events(session_factory, number))
     response = auditor.post(f"/audit/tiket/{number}/pelapor", data={"alasan": "x"})
     assert response.status_code == 400
     assert "budi@example.org" not in page(response)
-    assert len(audit_rows(session_factory, number)) == before
+    assert len(audit_events(session_factory, number)) == before
 
 
 def test_an_anonymous_reporter_stays_hidden_from_auditors_and_nothing_is_logged(
@@ -396,14 +384,14 @@ def test_an_anonymous_reporter_stays_hidden_from_auditors_and_nothing_is_logged(
     from dataclasses import replace
 
     number = submit(session_factory, replace(ROAD_INPUT, anonymous=True, reporter_name="Siti"))
-    before = len(audit_rows(session_factory, number))
+    before = len(audit_events(session_factory, number))
     path = f"/audit/tiket/{number}"
     assert "Pelapor memilih anonim" in page(auditor.get(path))
     response = post_page(auditor, f"{path}/pelapor", {}, token_from=path)
     assert response.status_code == 200
     assert "Siti" not in page(response)
     assert "budi@example.org" not in page(response)
-    assert len(audit_rows(session_factory, number)) == before
+    assert len(audit_events(session_factory, number)) == before
 
 
 # -- hostile data -----------------------------------------------------------------------------
@@ -466,7 +454,7 @@ def test_events_written_through_a_web_session_say_so(app, auditor, session_facto
     task = open_task_of(session_factory, number)
     response = post_page(desk, f"/petugas/tugas/{task.id}", {"decision": "route"})
     assert response.status_code in (200, 302, 303), page(response)[:300]
-    vias = {(r.actor, r.via) for r in audit_rows(session_factory, number)}
+    vias = {(r.actor, r.via) for r in audit_events(session_factory, number)}
     assert ("user:verifikator", "session") in vias
     assert "sesi web" in page(auditor.get(f"/audit/tiket/{number}"))
 
