@@ -90,7 +90,12 @@ def server(settings: Settings, session_factory: sessionmaker[Session]) -> Iterat
 
 
 def screenshot(page: Any, name: str) -> None:
-    """A full-page screenshot under shots/<lang>/<name>.png."""
+    """A full-page screenshot under shots/<lang>/<name>.png.
+
+    A click that submits a form returns once the next page has started loading; waiting for
+    its load event keeps the page from being read while its document is still empty.
+    """
+    page.wait_for_load_state()
     lang = page.evaluate("document.documentElement.lang") or "id"
     folder = SHOTS / lang
     folder.mkdir(parents=True, exist_ok=True)
@@ -103,6 +108,7 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
     axe-core is loaded from the app's own static folder, so the page's CSP (scripts from
     'self' only) stays on while it runs.
     """
+    page.wait_for_load_state()
     origin = page.evaluate("location.origin")
     page.add_script_tag(url=f"{origin}/static/vendor/axe.min.js")
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
