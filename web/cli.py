@@ -447,3 +447,8 @@ def worker(settings: Settings) -> None:
     from engine.jobs import run_worker
 
     run_worker(settings)
+
+
+from web.cli_partners import partners_group  # noqa: E402 (a command group of its own module)
+
+main.add_command(partners_group)

@@ -37,6 +37,7 @@ from web.auth import current_actor
 from web.auth import require_actor
 from web.auth import require_scope
 from web.extensions import limiter
+from web.extensions import partner_request
 from web.security import submit_limit
 from web.session import db
 from web.uploads import media
@@ -114,7 +115,8 @@ def _create_body() -> tuple[dict[str, Any], list[StoredImage]]:
 @blp.route("")
 class Tickets(MethodView):
     multipart = True  # photos (web.errors lets multipart through to this view only)
-    decorators = [limiter.limit(submit_limit, methods=["POST"])]
+    # Partner keys have their own limit per key (web.extensions), not the public's per address.
+    decorators = [limiter.limit(submit_limit, methods=["POST"], exempt_when=partner_request)]
 
     @blp.doc(requestBody=_CREATE_BODY)
     @blp.response(201, TicketCreatedSchema)
