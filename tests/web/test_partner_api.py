@@ -233,3 +233,19 @@ def test_partner_submissions_count_against_the_key_not_the_address(limited, sess
         assert client.post("/api/v1/tickets", json=ROAD, headers=bearer(key)).status_code == 201
     fourth = client.post("/api/v1/tickets", json=ROAD, headers=bearer(key))
     assert_error(fourth, 429)
+
+
+def test_a_reference_taken_between_check_and_insert_is_409_not_500(
+    client, session_factory, monkeypatch
+):
+    from engine import commands
+
+    key = new_key(session_factory)
+    submit(client, key, external_id="WA-7")
+    monkeypatch.setattr(commands, "_check_external_id", lambda *args: None)  # lose the race
+    raced = client.post(
+        "/api/v1/tickets", json={**ROAD, "external_id": "WA-7"}, headers=bearer(key)
+    )
+    assert "external_id" in assert_error(raced, 409, "conflict")["fields"]
+    with session_factory() as session:
+        assert len(session.scalars(select(Ticket).where(Ticket.external_id == "WA-7")).all()) == 1

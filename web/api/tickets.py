@@ -13,6 +13,7 @@ from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest
 
 from engine import attachments
@@ -20,6 +21,7 @@ from engine import commands
 from engine import partners
 from engine.attachments import MAX_PER_REPORT
 from engine.attachments import StoredImage
+from engine.errors import Conflict
 from engine.errors import Forbidden
 from engine.errors import InvalidInput
 from engine.identity import VIA_API
@@ -147,10 +149,20 @@ class Tickets(MethodView):
             external_id=body["external_id"],
         )
         session = db()
-        result = commands.submit_ticket(
-            session, data=data, actor=actor, now=datetime.now(UTC), photos=photos
-        )
-        session.commit()
+        try:
+            result = commands.submit_ticket(
+                session, data=data, actor=actor, now=datetime.now(UTC), photos=photos
+            )
+            session.commit()
+        except IntegrityError:
+            if actor.partner_id is None or data.external_id is None:
+                raise
+            # A concurrent submission took the same reference between check and insert.
+            session.rollback()
+            raise Conflict(
+                f"external_id '{data.external_id}' is taken already",
+                fields={"external_id": ["already taken"]},
+            ) from None
         number = result.ticket.number
         return {
             "number": number,
