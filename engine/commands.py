@@ -29,6 +29,7 @@ from engine import forms
 from engine import gallery
 from engine import links
 from engine import outbox
+from engine import partner_hooks
 from engine import projection
 from engine import reporter
 from engine import stays
@@ -499,6 +500,15 @@ def _write(
         raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
     links.apply(session, ticket, plan.passed, instance.data, now=now)
     outbox.write(session, row, ticket, instance, plan.reached, now=now)
+    partner_hooks.write(
+        session,
+        row,
+        ticket,
+        status_before=plan.status_before,
+        closed_before=plan.closed_before,
+        updates=updates,
+        now=now,
+    )
     stays.keep(session, row, ticket, plan.passed, opd_before=plan.opd_before, now=now, new=plan.new)
     audit.write(session, row, rows)
     start = [timeline.Update("status", "public", timeline.SYSTEM, status=plan.status_before)]

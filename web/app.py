@@ -20,6 +20,8 @@ from web import session
 SUBMIT_LIMIT = "10 per minute;60 per day"
 # Failed and successful sign-ins per address; LAKSA_SIGN_IN_LIMIT overrides.
 SIGN_IN_LIMIT = "5 per minute;50 per hour"
+# Requests per partner key (every route); LAKSA_PARTNER_LIMIT overrides.
+PARTNER_LIMIT = "120 per minute;10000 per day"
 SESSION_HOURS = 8  # an officer's session ends after this long without a request
 
 
@@ -49,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         LAKSA_SUBMIT_LIMIT=os.environ.get("LAKSA_SUBMIT_LIMIT") or SUBMIT_LIMIT,
         LAKSA_SIGN_IN_LIMIT=os.environ.get("LAKSA_SIGN_IN_LIMIT") or SIGN_IN_LIMIT,
+        LAKSA_PARTNER_LIMIT=os.environ.get("LAKSA_PARTNER_LIMIT") or PARTNER_LIMIT,
         PERMANENT_SESSION_LIFETIME=timedelta(
             hours=float(os.environ.get("LAKSA_SESSION_HOURS") or SESSION_HOURS)
         ),

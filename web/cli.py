@@ -21,8 +21,8 @@ from engine import definitions
 from engine import demo
 from engine import migrate
 from engine import moves
-from engine import notify
 from engine import outbox
+from engine import partner_hooks
 from engine import stays
 from engine import tally
 from engine import timers
@@ -125,7 +125,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
     app = create_app({"SETTINGS": settings})
     if settings.redis_url is None:
         factory = _factory(settings)
-        sender = notify.sender_from_settings(settings)
+        sender = partner_hooks.sender_for(settings, factory)
         stop = threading.Event()
 
         def sweep_forever() -> None:
@@ -173,7 +173,9 @@ def outbox_group() -> None:
 def outbox_deliver(settings: Settings) -> None:
     """One delivery pass: send every due message, print the counts."""
     factory = _factory(settings)
-    result = outbox.deliver_due(factory, now=_now(), sender=notify.sender_from_settings(settings))
+    result = outbox.deliver_due(
+        factory, now=_now(), sender=partner_hooks.sender_for(settings, factory)
+    )
     with factory() as session:
         totals = outbox.counts(session)
     click.echo(
@@ -445,3 +447,8 @@ def worker(settings: Settings) -> None:
     from engine.jobs import run_worker
 
     run_worker(settings)
+
+
+from web.cli_partners import partners_group  # noqa: E402 (a command group of its own module)
+
+main.add_command(partners_group)

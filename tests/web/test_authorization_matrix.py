@@ -27,6 +27,8 @@ from werkzeug.routing import Rule
 
 from engine import definitions
 from engine import demo
+from engine import partner_hooks
+from engine import partners
 from engine.db import Base
 from engine.db import make_engine
 from engine.db import make_session_factory
@@ -77,6 +79,7 @@ OVERSIGHT = frozenset({"kepala_dpupr", "pengawas", "auditor", "admin"})
 ADMIN = frozenset({"admin"})
 DESIGN = frozenset({"perancang", "admin"})
 AUDIT = frozenset({"auditor", "admin"})
+PARTNER_KEYS: frozenset[str] = frozenset()  # none of the people here holds a partner key
 EXPECTED: dict[str, Rule_] = {
     # The public's pages, and the reporter's private link (a capability: the secret is enough).
     "static": PUBLIC,
@@ -175,6 +178,18 @@ EXPECTED: dict[str, Rule_] = {
     "admin.add_group": ADMIN,
     "admin.tokens": ADMIN,
     "admin.revoke": ADMIN,
+    "admin.partners_page": ADMIN,
+    "admin.partner": ADMIN,
+    "admin.add_webhook": ADMIN,
+    "admin.partner_active": ADMIN,
+    "admin.revoke_partner_key": ADMIN,
+    "admin.webhook_active": ADMIN,
+    "admin.webhook_replay": ADMIN,
+    # A partner system's own endpoints: partner keys only (tests/web/test_partner_api.py);
+    # users' tokens and sessions are refused, the public signs in.
+    "partner.Me": PARTNER_KEYS,
+    "partner.Tickets": PARTNER_KEYS,
+    "partner.TicketByExternalId": PARTNER_KEYS,
 }
 
 
@@ -234,6 +249,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for name in PEOPLE:
             tokens[name] = create_token(session, username=name, name="matrix", now=NOW)
         create_token(session, username="admin", name="to revoke", now=NOW)
+        partners.create_partner(session, code="kanal-kota", name="Kanal Kota", now=NOW)
+        partner_key, _ = partners.create_key(
+            session, partner_code="kanal-kota", scopes=partners.SCOPES, now=NOW
+        )
+        webhook = partner_hooks.create_webhook(
+            session,
+            partner_code="kanal-kota",
+            url="http://127.0.0.1:9/hook",
+            topics=partner_hooks.TOPICS,
+            now=NOW,
+        )
+        partner_ids = {"key_id": partner_key.id, "webhook_id": webhook.id}
     from web.app import create_app
 
     app = create_app(
@@ -268,6 +295,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "filename": "laksa.css",
             "bundle_id": 1,
             "name": "complaint.bpmn",
+            "code": "kanal-kota",
+            "external_id": "CHAT-1",
+            **partner_ids,
         }
     pages = {"public": app.test_client()}
     for name in PEOPLE:

@@ -13,6 +13,7 @@ from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest
 
 from engine import attachments
@@ -20,6 +21,7 @@ from engine import commands
 from engine import partners
 from engine.attachments import MAX_PER_REPORT
 from engine.attachments import StoredImage
+from engine.errors import Conflict
 from engine.errors import Forbidden
 from engine.errors import InvalidInput
 from engine.identity import VIA_API
@@ -37,6 +39,7 @@ from web.auth import current_actor
 from web.auth import require_actor
 from web.auth import require_scope
 from web.extensions import limiter
+from web.extensions import partner_request
 from web.security import submit_limit
 from web.session import db
 from web.uploads import media
@@ -114,7 +117,8 @@ def _create_body() -> tuple[dict[str, Any], list[StoredImage]]:
 @blp.route("")
 class Tickets(MethodView):
     multipart = True  # photos (web.errors lets multipart through to this view only)
-    decorators = [limiter.limit(submit_limit, methods=["POST"])]
+    # Partner keys have their own limit per key (web.extensions), not the public's per address.
+    decorators = [limiter.limit(submit_limit, methods=["POST"], exempt_when=partner_request)]
 
     @blp.doc(requestBody=_CREATE_BODY)
     @blp.response(201, TicketCreatedSchema)
@@ -145,10 +149,20 @@ class Tickets(MethodView):
             external_id=body["external_id"],
         )
         session = db()
-        result = commands.submit_ticket(
-            session, data=data, actor=actor, now=datetime.now(UTC), photos=photos
-        )
-        session.commit()
+        try:
+            result = commands.submit_ticket(
+                session, data=data, actor=actor, now=datetime.now(UTC), photos=photos
+            )
+            session.commit()
+        except IntegrityError:
+            if actor.partner_id is None or data.external_id is None:
+                raise
+            # A concurrent submission took the same reference between check and insert.
+            session.rollback()
+            raise Conflict(
+                f"external_id '{data.external_id}' is taken already",
+                fields={"external_id": ["already taken"]},
+            ) from None
         number = result.ticket.number
         return {
             "number": number,
