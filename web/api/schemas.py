@@ -14,6 +14,10 @@ from marshmallow import validates_schema
 from engine.reporter import valid_contact
 
 KINDS = ("complaint", "aspiration", "information_request")
+# Every 201 names what it created (OpenAPI response headers).
+LOCATION_DOC = {
+    "Location": {"description": "the URL of what was created", "schema": {"type": "string"}}
+}
 
 
 class Text(fields.String):

@@ -15,6 +15,8 @@ from engine import claims
 from engine import commands
 from engine import queries
 from engine.task_view import task_view
+from web.api.idempotency import DOC_PARAMETER as IDEMPOTENCY_DOC
+from web.api.idempotency import idempotent
 from web.api.schemas import ClaimSchema
 from web.api.schemas import TaskCompletedSchema
 from web.api.schemas import TaskCompleteSchema
@@ -22,6 +24,7 @@ from web.api.schemas import TaskDetailSchema
 from web.api.schemas import TaskSchema
 from web.api.tickets import ticket_extras
 from web.api.tickets import ticket_fields
+from web.auth import authenticated
 from web.auth import require_actor
 from web.session import db
 
@@ -108,22 +111,24 @@ class ReleaseTask(MethodView):
 
 @blp.route("/<int:task_id>/complete")
 class CompleteTask(MethodView):
-    @blp.arguments(TaskCompleteSchema)
+    @blp.doc(security=[{"bearer": []}], parameters=[IDEMPOTENCY_DOC])
+    @authenticated
     @blp.response(200, TaskCompletedSchema)
-    @blp.doc(security=[{"bearer": []}])
+    @idempotent(TaskCompletedSchema)
+    @blp.arguments(TaskCompleteSchema)
     def post(self, body: dict[str, Any], task_id: int) -> dict[str, Any]:
-        """Complete a ready task with its form data (validated against the form's schema)."""
-        actor = require_actor()
-        session = db()
+        """Complete a ready task with its form data (validated against the form's schema).
+
+        With ``Idempotency-Key``, a retry answers the first answer instead of a 409.
+        """
         result = commands.complete_task(
-            session,
+            db(),
             task_id=task_id,
-            actor=actor,
+            actor=require_actor(),
             data=body["data"],
             now=datetime.now(UTC),
             expected_version=body["version"],
         )
-        session.commit()
         return {
             "ticket": result.ticket.number,
             "status": result.ticket.status,

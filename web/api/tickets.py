@@ -27,6 +27,9 @@ from engine.media import process_image
 from engine.ticket_view import TicketView
 from engine.ticket_view import ticket_view
 from engine.ticket_view import viewer_access
+from web.api.idempotency import DOC_PARAMETER as IDEMPOTENCY_DOC
+from web.api.idempotency import idempotent
+from web.api.schemas import LOCATION_DOC
 from web.api.schemas import AttachmentCreatedSchema
 from web.api.schemas import ReporterViewSchema
 from web.api.schemas import TicketCreatedSchema
@@ -114,14 +117,16 @@ class Tickets(MethodView):
     multipart = True  # photos (web.errors lets multipart through to this view only)
     decorators = [limiter.limit(submit_limit, methods=["POST"])]
 
-    @blp.doc(requestBody=_CREATE_BODY)
-    @blp.response(201, TicketCreatedSchema)
-    def post(self) -> dict[str, Any]:
+    @blp.doc(requestBody=_CREATE_BODY, parameters=[IDEMPOTENCY_DOC])
+    @blp.response(201, TicketCreatedSchema, headers=LOCATION_DOC)
+    @idempotent(TicketCreatedSchema, 201)
+    def post(self) -> tuple[dict[str, Any], dict[str, str]]:
         """Report a complaint; public, no token needed. Answers the reporter's secret once.
 
         Send JSON, or multipart with the ticket as JSON text in a ``ticket`` part and up to
         five ``photos``. Keep ``reporter_secret``: with the ``X-Reporter-Secret`` header it
         opens the reporter's view and lets the reporter answer (only its hash is stored).
+        With ``Idempotency-Key``, a retry answers the first answer and files nothing new.
         """
         body, photos = _create_body()
         actor = current_actor() or Actor.public(VIA_API)
@@ -141,21 +146,21 @@ class Tickets(MethodView):
             anonymous=body["anonymous"],
             confidential=body["confidential"],
         )
-        session = db()
         result = commands.submit_ticket(
-            session, data=data, actor=actor, now=datetime.now(UTC), photos=photos
+            db(), data=data, actor=actor, now=datetime.now(UTC), photos=photos
         )
-        session.commit()
         number = result.ticket.number
-        return {
+        url = url_for("tickets.Ticket", number=number)
+        answer = {
             "number": number,
             "status": result.ticket.status,
-            "url": url_for("tickets.Ticket", number=number),
+            "url": url,
             "reporter_secret": result.reporter_secret,
             "private_url": url_for(
                 "reporter.ticket", number=number, secret=result.reporter_secret, _external=True
             ),
         }
+        return answer, {"Location": url}
 
 
 @blp.route("/<string:number>")
@@ -223,8 +228,8 @@ class Attachments(MethodView):
             },
         },
     )
-    @blp.response(201, AttachmentCreatedSchema)
-    def post(self, number: str) -> dict[str, Any]:
+    @blp.response(201, AttachmentCreatedSchema, headers=LOCATION_DOC)
+    def post(self, number: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Upload a photo for a form to name (the after-photo); staff entitled to the ticket.
 
         The photo is on record once a completed task names its id.
@@ -250,7 +255,8 @@ class Attachments(MethodView):
             linked=False,
         )
         session.commit()
-        return {"id": row.id, "url": url_for("public.photo", attachment_id=row.id)}
+        url = url_for("public.photo", attachment_id=row.id)
+        return {"id": row.id, "url": url}, 201, {"Location": url}
 
 
 _FIELDS = (
