@@ -20,6 +20,7 @@ from engine.definition_files import NAME_RULE
 from engine.definitions import NOTE_LIMIT
 from engine.designer import require_designer
 from engine.errors import InvalidInput
+from web.api.schemas import LOCATION_DOC
 from web.auth import require_actor
 from web.definition_io import UnsupportedMediaType
 from web.definition_io import deploy
@@ -152,7 +153,10 @@ class Definitions(MethodView):
 
     @blp.doc(requestBody=_DEPLOY_BODY, security=[{"bearer": []}])
     @blp.response(
-        201, DefinitionDeployedSchema, description="deployed (200 when the content exists)"
+        201,
+        DefinitionDeployedSchema,
+        description="deployed (200 when the content exists)",
+        headers=LOCATION_DOC,
     )
     @blp.alt_response(
         422,

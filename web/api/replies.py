@@ -7,9 +7,13 @@ waiting for that message answers 409.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from typing import Any
+from typing import TypeVar
+from typing import cast
 
 from flask import request
 from flask.views import MethodView
@@ -31,6 +35,7 @@ from web.api.tickets import SECRET_HEADER
 from web.auth import require_actor
 from web.session import db
 
+F = TypeVar("F", bound=Callable[..., Any])
 MESSAGES = ("reporter_reply", "reporter_confirms", "reporter_disputes")
 RELAY_GROUPS = frozenset({"verifier"})  # the desk may relay a reply given by phone or SMS
 RELAY_ROLES = frozenset({"admin"})
@@ -56,8 +61,21 @@ class MessageDeliveredSchema(Schema):
     version = fields.Integer()
 
 
+def reporter_or_authenticated(view: F) -> F:
+    """The reporter's secret, or who is calling, before the body is read (401, not 422)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if request.headers.get(SECRET_HEADER) is None:
+            require_actor()
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
 @blp.route("/<string:number>/messages")
 class TicketMessages(MethodView):
+    @reporter_or_authenticated
     @blp.arguments(MessageSchema)
     @blp.response(200, MessageDeliveredSchema)
     @blp.doc(

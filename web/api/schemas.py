@@ -110,9 +110,15 @@ class TimelineEntrySchema(Schema):
     author = fields.String(required=True, metadata={"description": "officer | reporter | system"})
     status = fields.String(allow_none=True)
     status_label = fields.String(allow_none=True)
+    status_colour = fields.String(allow_none=True, metadata={"description": "red | yellow | green"})
     label = fields.String(allow_none=True, metadata={"description": "the form field's label"})
     text = fields.String(allow_none=True)
     photo_id = fields.Integer(allow_none=True)
+
+
+class TimelineSchema(Schema):
+    number = fields.String(required=True)
+    timeline = fields.List(fields.Nested(TimelineEntrySchema), required=True)
 
 
 class AttachmentCreatedSchema(Schema):

@@ -27,6 +27,8 @@ from engine.media import process_image
 from engine.ticket_view import TicketView
 from engine.ticket_view import ticket_view
 from engine.ticket_view import viewer_access
+from web.api.http import CONDITIONAL_DOC
+from web.api.http import conditional
 from web.api.idempotency import DOC_PARAMETER as IDEMPOTENCY_DOC
 from web.api.idempotency import idempotent
 from web.api.schemas import LOCATION_DOC
@@ -35,6 +37,7 @@ from web.api.schemas import ReporterViewSchema
 from web.api.schemas import TicketCreatedSchema
 from web.api.schemas import TicketCreateSchema
 from web.api.schemas import TicketPublicSchema
+from web.api.schemas import TimelineSchema
 from web.auth import current_actor
 from web.auth import require_actor
 from web.extensions import limiter
@@ -44,6 +47,13 @@ from web.uploads import media
 
 blp = Blueprint("tickets", __name__, description="Report and track complaints")
 SECRET_HEADER = "X-Reporter-Secret"  # noqa: S105 (a header name)
+SECRET_PARAMETER: dict[str, Any] = {
+    "in": "header",
+    "name": SECRET_HEADER,
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "the reporter_secret answered when the ticket was created",
+}
 
 _CREATE_BODY = {
     "required": True,
@@ -71,7 +81,8 @@ _CREATE_BODY = {
 }
 
 
-def _lang() -> str:
+def request_lang() -> str:
+    """``?lang=``, else the best of id and en in Accept-Language, else id."""
     return request.args.get("lang") or (request.accept_languages.best_match(["id", "en"]) or "id")
 
 
@@ -165,27 +176,46 @@ class Tickets(MethodView):
 
 @blp.route("/<string:number>")
 class Ticket(MethodView):
+    @blp.doc(**CONDITIONAL_DOC)
+    @conditional
     @blp.response(200, TicketPublicSchema)
     def get(self, number: str) -> dict[str, Any]:
         """A ticket's view with its photos and timeline: the public's (404 if confidential), or
         what the caller's token or session entitles them to (engine.visibility)."""
-        view = ticket_view(db(), number, actor=current_actor(), lang=_lang())
+        view = ticket_view(db(), number, actor=current_actor(), lang=request_lang())
         return {**ticket_fields(view), **ticket_extras(view)}
+
+
+@blp.route("/<string:number>/timeline")
+class Timeline(MethodView):
+    @blp.doc(
+        parameters=[{**SECRET_PARAMETER, "required": False}, *CONDITIONAL_DOC["parameters"]],
+        responses=CONDITIONAL_DOC["responses"],
+    )
+    @conditional
+    @blp.response(200, TimelineSchema)
+    def get(self, number: str) -> dict[str, Any]:
+        """A ticket's timeline, oldest first: the public entries (status changes with their
+        labels and colours, shared notes); with the reporter's secret or an entitled token,
+        the conversation too. 404 if the ticket is confidential (or the secret is wrong)."""
+        secret = request.headers.get(SECRET_HEADER)
+        view = ticket_view(
+            db(),
+            number,
+            actor=None if secret is not None else current_actor(),
+            secret=secret,
+            lang=request_lang(),
+        )
+        return {"number": view.number, "timeline": ticket_extras(view)["timeline"]}
 
 
 @blp.route("/<string:number>/reporter")
 class ReporterView(MethodView):
     @blp.doc(
-        parameters=[
-            {
-                "in": "header",
-                "name": SECRET_HEADER,
-                "required": True,
-                "schema": {"type": "string"},
-                "description": "the reporter_secret answered when the ticket was created",
-            }
-        ]
+        parameters=[SECRET_PARAMETER, *CONDITIONAL_DOC["parameters"]],
+        responses=CONDITIONAL_DOC["responses"],
     )
+    @conditional
     @blp.response(200, ReporterViewSchema)
     def get(self, number: str) -> dict[str, Any]:
         """The reporter's view: the conversation, what the ticket waits for, their contact.
@@ -193,7 +223,7 @@ class ReporterView(MethodView):
         404 for a wrong secret, as for a ticket that does not exist.
         """
         secret = request.headers.get(SECRET_HEADER, "")
-        view = ticket_view(db(), number, secret=secret, lang=_lang())
+        view = ticket_view(db(), number, secret=secret, lang=request_lang())
         return {
             **ticket_fields(view),
             **ticket_extras(view, secret=secret),
@@ -318,6 +348,7 @@ def ticket_extras(view: TicketView, *, secret: str | None = None) -> dict[str, A
                 "author": e.author,
                 "status": e.status,
                 "status_label": e.status_label,
+                "status_colour": e.status_colour,
                 "label": e.label,
                 "text": e.text,
                 "photo_id": e.attachment_id,
