@@ -1,4 +1,5 @@
-"""HTTP as partners' clients expect it: conditional GETs and CORS for configured origins.
+"""HTTP as partners' clients expect it: the language asked for, conditional GETs, and CORS
+for configured origins.
 
 CORS is a few headers, so it is written here rather than taken from a library: only the
 origins in ``LAKSA_CORS_ORIGINS`` get them, preflights (``OPTIONS``) are answered from the
@@ -46,6 +47,11 @@ CONDITIONAL_DOC: dict[str, Any] = {
     ],
     "responses": {"304": {"description": "not modified since the ETag you hold"}},
 }
+
+
+def request_lang() -> str:
+    """``?lang=``, else the best of id and en in Accept-Language, else id."""
+    return request.args.get("lang") or (request.accept_languages.best_match(["id", "en"]) or "id")
 
 
 def conditional(view: F) -> F:

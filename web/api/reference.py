@@ -15,7 +15,7 @@ from engine import reference
 from engine.settings import Settings
 from web.api.http import CONDITIONAL_DOC
 from web.api.http import conditional
-from web.api.tickets import request_lang
+from web.api.http import request_lang
 from web.session import db
 
 blp = Blueprint("reference", __name__, description="Categories, kecamatan and statuses")

@@ -15,6 +15,7 @@ from engine import claims
 from engine import commands
 from engine import queries
 from engine.task_view import task_view
+from web.api.http import request_lang
 from web.api.idempotency import DOC_PARAMETER as IDEMPOTENCY_DOC
 from web.api.idempotency import idempotent
 from web.api.schemas import ClaimSchema
@@ -49,7 +50,7 @@ class Task(MethodView):
         """One task with its form (the JSON Schema, and its fields as the page shows them in
         ``?lang=``) and its ticket in context, so a partner app can render the task too."""
         actor = require_actor()
-        lang = request.args.get("lang") or "id"
+        lang = request_lang()
         view = task_view(db(), task_id, actor=actor, lang=lang, now=datetime.now(UTC))
         form = view.form(lang)
         return {

@@ -29,6 +29,7 @@ from engine.ticket_view import ticket_view
 from engine.ticket_view import viewer_access
 from web.api.http import CONDITIONAL_DOC
 from web.api.http import conditional
+from web.api.http import request_lang
 from web.api.idempotency import DOC_PARAMETER as IDEMPOTENCY_DOC
 from web.api.idempotency import idempotent
 from web.api.schemas import LOCATION_DOC
@@ -79,11 +80,6 @@ _CREATE_BODY = {
         },
     },
 }
-
-
-def request_lang() -> str:
-    """``?lang=``, else the best of id and en in Accept-Language, else id."""
-    return request.args.get("lang") or (request.accept_languages.best_match(["id", "en"]) or "id")
 
 
 def _photos(field: str, limit: int) -> list[StoredImage]:
