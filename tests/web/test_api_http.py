@@ -11,7 +11,11 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
 
+from engine import demo
 from engine.models import Category
 from engine.settings import Settings
 from tests.conftest import WORKFLOWS
@@ -261,6 +265,16 @@ def test_categories_in_both_languages(api_backend: Backend):
     )
     # Every category the demo city seeds has its English name.
     assert all(c["labels"]["en"] != c["labels"]["id"] for k, c in english.items() if k != "banjir")
+
+
+def test_init_demo_gives_an_older_databases_categories_their_english_names(api_backend: Backend):
+    with api_backend.factory.begin() as session:
+        session.execute(update(Category).values(name_en=None))  # as before the column
+    with api_backend.factory.begin() as session:
+        demo.ensure_demo_city(session)
+    with api_backend.factory() as session:
+        assert session.get(Category, "parkir_liar").name_en == "Illegal parking"  # type: ignore[union-attr]
+        assert session.scalar(select(func.count()).where(Category.name_en.is_(None))) == 0
 
 
 def test_kecamatan_and_statuses_for_the_partners_screens(api_backend: Backend):
