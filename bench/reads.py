@@ -33,12 +33,14 @@ fresh schema (created, selected with ``search_path``, dropped at the end) when
 from __future__ import annotations
 
 import argparse
+import cProfile
 import hashlib
 import io
 import json
 import multiprocessing
 import os
 import platform
+import pstats
 import random
 import re
 import shutil
@@ -1516,7 +1518,13 @@ def sign_in(client: Any) -> None:
 
 
 def measure(
-    settings: Settings, out: Generated, *, samples: int, warmup: int, seed: int
+    settings: Settings,
+    out: Generated,
+    *,
+    samples: int,
+    warmup: int,
+    seed: int,
+    profile: str | None = None,
 ) -> dict[str, Any]:
     app = create_app({"SETTINGS": settings, "TESTING": False})
     client = app.test_client()  # the public: not signed in
@@ -1583,17 +1591,23 @@ def measure(
     times: dict[str, list[float]] = {name: [] for name in pages}
     cpu: dict[str, list[float]] = {name: [] for name in pages}
     queries: dict[str, int] = dict.fromkeys(pages, 0)
+    profiler = cProfile.Profile()
     load_before = os.getloadavg()[0]
     for rnd in range(warmup + samples):
         for name, (browser, path_of) in pages.items():
             path = path_of(rnd)
             before = statements[0]
+            profiled = name == profile and rnd >= warmup
+            if profiled:
+                profiler.enable()
             start_cpu = time.thread_time()
             start = time.perf_counter()
             response = browser.get(path)
             response.get_data()
             elapsed = time.perf_counter() - start
             used = time.thread_time() - start_cpu
+            if profiled:
+                profiler.disable()
             if response.status_code != 200:
                 raise SystemExit(f"{path}: HTTP {response.status_code}")
             if name in MARKERS and MARKERS[name] not in response.get_data(as_text=True):
@@ -1603,6 +1617,11 @@ def measure(
                 cpu[name].append(used * 1000)
                 queries[name] += statements[0] - before
     load_after = os.getloadavg()[0]
+    if profile:  # the profiler's own overhead inflates that page's times; read them as shares
+        report = io.StringIO()
+        stats = pstats.Stats(profiler, stream=report).sort_stats("tottime")
+        stats.print_stats(30)
+        log(f"profile of {PATHS[profile]} ({samples} requests, by own time):\n{report.getvalue()}")
     sa.event.remove(db_engine, "before_cursor_execute", count)
     result: dict[str, Any] = {}
     for name, values in times.items():
@@ -1675,7 +1694,14 @@ def run_backend(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
         secret_key="bench-secret",
         workflows_dir=REPO_ROOT / "workflows",
     )
-    pages = measure(settings, out, samples=args.samples, warmup=args.warmup, seed=args.seed)
+    pages = measure(
+        settings,
+        out,
+        samples=args.samples,
+        warmup=args.warmup,
+        seed=args.seed,
+        profile=args.profile,
+    )
     load = pages.pop("load_average")
     for r in pages.values():
         log(
@@ -1783,6 +1809,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=30, help="untimed requests per page first")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the databases and media")
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PATHS),
+        help="also print where the timed requests of this page spend their time (cProfile)",
+    )
     args = parser.parse_args()
     if args.samples < 200:
         parser.error("--samples: at least 200")

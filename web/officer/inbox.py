@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 
@@ -17,6 +20,64 @@ from web.officer import blp
 from web.session import db
 
 HEAD_ROLES = frozenset({"opd_head", "supervisor", "admin"})
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One inbox row as the page prints it, its texts worked out in Python in one pass.
+
+    Left to the template, a page of 25 rows made some 200 calls from Jinja (a macro, its
+    filters, gettext), a third of the page's time.
+    """
+
+    id: int
+    ticket: str
+    ticket_title: str
+    late: bool
+    tone: str  # the deadline's colour: red, yellow, green, grey
+    due_iso: str
+    due_title: str
+    due_words: str
+    task_title: str
+    category: str
+    kecamatan: str | None
+    age: str
+    escalation: str
+    confidential: bool
+    claimed: str
+
+
+def lines(
+    rows: Sequence[tasks.Row],
+    titles: Mapping[int, str],
+    categories: Mapping[str, str],
+    now: datetime,
+) -> list[Line]:
+    gettext = i18n.gettext
+    return [
+        Line(
+            id=r.id,
+            ticket=r.ticket,
+            ticket_title=r.ticket_title,
+            late=r.due_at is not None and r.due_at < now,
+            tone=i18n.deadline_tone(r.due_at, now),
+            due_iso=i18n.iso(r.due_at),
+            due_title=i18n.date_time(r.due_at),
+            due_words=i18n.deadline_words(r.due_at, now),
+            task_title=titles.get(r.id, r.title),
+            category=categories.get(r.category, r.category),
+            kecamatan=r.kecamatan,
+            age=gettext("masuk %(age)s", age=i18n.age_words(r.received_at, now)),
+            escalation=gettext("eskalasi %(n)d", n=r.escalation_level)
+            if r.escalation_level
+            else "",
+            confidential=r.confidential,
+            claimed=gettext("dikerjakan %(who)s", who=r.claimed_by.removeprefix("user:"))
+            if r.claimed_by
+            else "",
+        )
+        for r in rows
+    ]
 
 
 @blp.get("/petugas")
@@ -39,16 +100,16 @@ def inbox() -> str:
         session, actor.groups, now=now, filters=filters, after=args.get("setelah")
     )
     counts = tasks.counts(session, actor.groups, now=now, opd=filters.opd)
+    categories = reference.category_names(session)
+    titles = tasks.titles(session, rows, i18n.current())
     return render_template(
         "officer/inbox.html",
-        rows=rows,
-        titles=tasks.titles(session, rows, i18n.current()),
+        rows=lines(rows, titles, categories, now),
         more=more,
         counts=counts,
         filters=filters,
-        categories=reference.category_names(session),
+        categories=categories,
         opds=opds,
-        now=now,
         # One url_for for the page, not one a row: "/petugas/tugas/" + the task's id.
         task_path=url_for("officer.task", task_id=0).removesuffix("0"),
     )
