@@ -48,6 +48,12 @@ def _takes_multipart(app: Flask) -> bool:
     return bool(getattr(getattr(view, "view_class", None), "multipart", False))
 
 
+def _view_method(app: Flask) -> Any:
+    """The view class's method answering this request, if the endpoint is a MethodView."""
+    view = app.view_functions.get(request.endpoint or "")
+    return getattr(getattr(view, "view_class", None), request.method.lower(), None)
+
+
 def _wants_json() -> bool:
     return request.path.startswith(("/api/", "/open311/", "/desain/api/"))
 
@@ -59,6 +65,7 @@ def page_error(status: int, message: str | None = None) -> tuple[str, int]:
 
 def register(app: Flask) -> None:
     from web.auth import Unauthorized
+    from web.auth import authenticate_first
 
     _STATUS[Unauthorized] = 401
 
@@ -71,6 +78,7 @@ def register(app: Flask) -> None:
             and not request.is_json
             and not (request.mimetype == "multipart/form-data" and _takes_multipart(app))
         ):
+            authenticate_first(_view_method(app))  # 401 before 415
             return error_response(
                 415,
                 "unsupported_media_type",

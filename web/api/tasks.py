@@ -34,6 +34,7 @@ blp = Blueprint("tasks", __name__, description="Ready tasks of the caller's grou
 
 @blp.route("")
 class Tasks(MethodView):
+    @authenticated
     @blp.response(200, TaskSchema(many=True))
     @blp.doc(security=[{"bearer": []}])
     def get(self) -> list[dict[str, Any]]:
@@ -44,6 +45,7 @@ class Tasks(MethodView):
 
 @blp.route("/<int:task_id>")
 class Task(MethodView):
+    @authenticated
     @blp.response(200, TaskDetailSchema)
     @blp.doc(security=[{"bearer": []}])
     def get(self, task_id: int) -> dict[str, Any]:
@@ -84,6 +86,7 @@ class Task(MethodView):
 
 @blp.route("/<int:task_id>/claim")
 class ClaimTask(MethodView):
+    @authenticated
     @blp.response(200, ClaimSchema)
     @blp.doc(security=[{"bearer": []}])
     def post(self, task_id: int) -> dict[str, Any]:
@@ -100,6 +103,7 @@ class ClaimTask(MethodView):
 
 @blp.route("/<int:task_id>/release")
 class ReleaseTask(MethodView):
+    @authenticated
     @blp.response(200, ClaimSchema)
     @blp.doc(security=[{"bearer": []}])
     def post(self, task_id: int) -> dict[str, Any]:

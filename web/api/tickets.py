@@ -39,6 +39,7 @@ from web.api.schemas import TicketCreatedSchema
 from web.api.schemas import TicketCreateSchema
 from web.api.schemas import TicketPublicSchema
 from web.api.schemas import TimelineSchema
+from web.auth import authenticated
 from web.auth import current_actor
 from web.auth import require_actor
 from web.extensions import limiter
@@ -236,6 +237,7 @@ class ReporterView(MethodView):
 class Attachments(MethodView):
     multipart = True
 
+    @authenticated
     @blp.doc(
         security=[{"bearer": []}],
         requestBody={
