@@ -87,7 +87,9 @@ def scope_of(actor: Actor | None) -> str:
     user, or "" for the public (whose keys are shared: only the key tells them apart)."""
     if actor is None:
         return ""
-    if actor.via and actor.via.startswith((VIA_TOKEN, PARTNER)):
+    if actor.partner_id is not None:  # any key of the partner: its keys rotate
+        return f"{PARTNER}{actor.partner_id}"
+    if actor.via and actor.via.startswith(VIA_TOKEN):
         return actor.via
     return f"user:{actor.user_id}" if actor.user_id is not None else ""
 

@@ -17,9 +17,11 @@ from sqlalchemy import select
 
 from engine import commands
 from engine import idempotency
+from engine import partners
 from engine.models import Attachment
 from engine.models import IdempotencyKey
 from engine.models import Ticket
+from tests.conftest import NOW
 from tests.web.backends import Backend
 from tests.web.backends import api_backend_fixture  # noqa: F401 (the fixture)
 from tests.web.pages import jpeg
@@ -116,6 +118,28 @@ def test_keys_belong_to_who_sent_them(api_backend):
     numbers = {r.get_json()["number"] for r in (public, desk, officer)}
     assert len(numbers) == 3
     assert count(api_backend) == 3
+
+
+def test_a_partners_keys_share_its_idempotency_keys(api_backend):
+    with api_backend.factory.begin() as session:
+        keys = []
+        for code in ("kanal-kota", "bot-wa"):
+            partners.create_partner(session, code=code, name=code, now=NOW)
+        for code in ("kanal-kota", "kanal-kota", "bot-wa"):
+            keys.append(
+                partners.create_key(session, partner_code=code, scopes=[partners.SUBMIT], now=NOW)[
+                    1
+                ]
+            )
+    client, headers = api_backend.client(), key()
+    first, rotated, other = (
+        client.post(TICKETS, json=ROAD, headers={**headers, **bearer(k)}) for k in keys
+    )
+    assert (first.status_code, rotated.status_code, other.status_code) == (201, 201, 201)
+    assert rotated.get_json() == first.get_json()  # another key of the same partner
+    assert rotated.headers["Idempotent-Replayed"] == "true"
+    assert other.get_json()["number"] != first.get_json()["number"]  # another partner
+    assert count(api_backend) == 2
 
 
 @pytest.mark.parametrize("bad", ["short", "x" * 256, "has a space in it ok", "é" * 20])

@@ -1,7 +1,7 @@
 """idempotency keys and english category names
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-02 15:41:45.865129
 """
 
@@ -14,7 +14,7 @@ import engine.db  # noqa: F401 - custom column types (UTCDateTime)
 
 
 revision: str = '0013'
-down_revision: str | None = '0011'
+down_revision: str | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
