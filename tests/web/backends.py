@@ -7,14 +7,11 @@ A test module imports the fixture: ``from tests.web.backends import api_backend_
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -23,14 +20,12 @@ from sqlalchemy.orm import sessionmaker
 from engine.db import make_engine
 from engine.db import make_session_factory
 from engine.identity import create_token
-from engine.identity import create_user
 from engine.settings import Settings
 from tests.conftest import NOW
 from tests.conftest import USERS
 from tests.conftest import WORKFLOWS
-from tests.engine.conftest import POSTGRES_ENV
-from tests.engine.conftest import postgres_schema_url
-from tests.engine.conftest import prepare_database
+from tests.conftest import add_users
+from tests.engine.conftest import prepared_database
 
 
 @dataclass
@@ -45,29 +40,6 @@ class Backend:
         return self.app.test_client()
 
 
-def _database(kind: str, tmp_path: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'laksa.db'}"
-        prepare_database(url)
-        yield url
-        return
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        pytest.skip(f"{POSTGRES_ENV} is not set")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        url = postgres_schema_url(base, schema)
-        prepare_database(url)
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
-
-
 @pytest.fixture(
     name="api_backend",
     params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
@@ -76,19 +48,11 @@ def api_backend_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Itera
     """The app on a prepared database of each backend, with the test users and their tokens."""
     from web.app import create_app
 
-    for url in _database(request.param, tmp_path):
+    with prepared_database(request.param, tmp_path) as url:
         engine = make_engine(url)
         factory = make_session_factory(engine)
         with factory.begin() as session:
-            for name, (role, groups) in USERS.items():
-                create_user(
-                    session,
-                    username=name,
-                    password="password-" + name,
-                    role=role,
-                    groups=groups,
-                    now=NOW,
-                )
+            add_users(session)
             tokens = {
                 name: create_token(session, username=name, name="test", now=NOW) for name in USERS
             }
