@@ -71,6 +71,21 @@ KECAMATAN = (
     "Pinang",
     "Tangerang",
 )
+# English names of the categories above (category.name_en; the API's labels.en).
+CATEGORY_EN = {
+    "jalan_rusak": "Damaged road",
+    "drainase": "Drainage / waterways",
+    "penerangan_jalan": "Street lighting",
+    "sampah": "Rubbish not collected",
+    "pohon_tumbang": "Fallen tree",
+    "taman": "City parks",
+    "lalu_lintas": "Traffic",
+    "parkir_liar": "Illegal parking",
+    "angkutan_umum": "Public transport",
+    "adminduk": "Civil registration (ID card, family card, certificates)",
+    "perumahan": "Housing and settlements",
+    "pemakaman": "Cemeteries",
+}
 INFRASTRUCTURE = {"jalan_rusak", "drainase", "penerangan_jalan", "pohon_tumbang", "taman"}
 
 DEMO_USERS = [
@@ -98,15 +113,19 @@ def ensure_demo_city(session: Session) -> None:
         ensure_group(session, code=code, name=name, kind="opd")
         ensure_group(session, code=f"{code}_head", name=f"Kepala {name}", kind="opd_head")
         for cat_code, cat_name in categories.items():
-            if session.get(Category, cat_code) is None:
+            category = session.get(Category, cat_code)
+            if category is None:
                 session.add(
                     Category(
                         code=cat_code,
                         name=cat_name,
+                        name_en=CATEGORY_EN.get(cat_code),
                         infrastructure=cat_code in INFRASTRUCTURE,
                         active=True,
                     )
                 )
+            elif category.name_en is None:  # a database from before English names
+                category.name_en = CATEGORY_EN.get(cat_code)
     for name in KECAMATAN:
         code = name.lower()
         if session.get(Kecamatan, code) is None:

@@ -12,7 +12,7 @@ schedules the next slot when it starts. After sweeping (or failing to), a sweep 
 slot's outbox delivery (``deliver_outbox``) as a separate job, unique per slot the same way, so
 slow SMTP never delays timers and a failed sweep still lets messages go out. The first sweep of
 each Asia/Jakarta day also publishes the day's audit anchor (``engine.anchors``); later sweeps
-find it with one index probe.
+find it with one index probe. Each sweep also forgets expired Idempotency-Keys.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from engine import anchors
+from engine import idempotency
 from engine import outbox
 from engine import partner_hooks
 from engine import timers
@@ -77,6 +78,7 @@ def sweep_timers(queue_name: str = QUEUE) -> int:
     try:
         result = timers.run_due(factory, now=datetime.now(UTC))
         _anchor_if_missing(factory)
+        _forget_expired_keys(factory)
     finally:
         if settings.redis_url:  # the slot's outbox delivery, as its own job, after the sweep
             enqueue_delivery(
@@ -103,6 +105,14 @@ def _anchor_if_missing(factory: sessionmaker[Session]) -> None:
         return
     if made is not None:
         log.info("audit anchor of %s published: %s chains", made.day, made.chains)
+
+
+def _forget_expired_keys(factory: sessionmaker[Session]) -> None:
+    """Sweep expired Idempotency-Keys (engine.idempotency) with the timers."""
+    try:
+        idempotency.sweep(factory, now=datetime.now(UTC))
+    except Exception:  # the next sweep tries again
+        log.exception("idempotency key sweep failed")
 
 
 def delivery_job_id(queue_name: str, slot: int) -> str:

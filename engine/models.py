@@ -320,7 +320,8 @@ class Category(Base):
 
     __tablename__ = "category"
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
-    name: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(120))  # Indonesian, the source language
+    name_en: Mapped[str | None] = mapped_column(String(120))  # English; None: the Indonesian
     infrastructure: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -549,3 +550,26 @@ class ElementBreach(Base):
     day: Mapped[date] = mapped_column(primary_key=True)
     element_id: Mapped[str] = mapped_column(String(120), primary_key=True)
     count: Mapped[int]
+
+
+class IdempotencyKey(Base):
+    """An ``Idempotency-Key`` a caller sent, and the answer it got (engine.idempotency).
+
+    Unique per scope (who sent it: ``token:<id>``, ``partner:<id>``, ``user:<id>``, or ""
+    for the public), so two requests with one key claim one row. ``claim`` names the request
+    working on it until the answer is kept (then None).
+    """
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the request
+    claim: Mapped[str | None] = mapped_column(String(32))
+    locked_until: Mapped[datetime]  # a claim older than this may be taken over
+    status: Mapped[int | None]
+    body: Mapped[str | None] = mapped_column(Text)  # the JSON answered
+    location: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from typing import TypeVar
 from weakref import WeakKeyDictionary
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from engine import definitions
 from engine.models import Category
 from engine.models import Group
 from engine.models import Kecamatan
@@ -101,3 +103,65 @@ def opd_names(session: Session) -> dict[str, str]:
         return dict(rows.all())
 
     return dict(_remembered(session, "opd_names", read))
+
+
+@dataclass(frozen=True)
+class CategoryLabel:
+    """A category as a partner's screen shows it: its code and its name in both languages."""
+
+    code: str
+    name_id: str
+    name_en: str  # the Indonesian name where no English one is set
+    infrastructure: bool
+
+
+def category_labels(session: Session) -> list[CategoryLabel]:
+    """Active categories with both names, by Indonesian name."""
+
+    def read(s: Session) -> list[CategoryLabel]:
+        rows = s.execute(
+            select(Category.code, Category.name, Category.name_en, Category.infrastructure)
+            .where(Category.active)
+            .order_by(Category.name)
+        )
+        return [
+            CategoryLabel(code, name, name_en or name, bool(i)) for code, name, name_en, i in rows
+        ]
+
+    return list(_remembered(session, "category_labels", read))
+
+
+def kecamatan_rows(session: Session) -> list[tuple[str, str]]:
+    """The city's kecamatan as (code, name), by name."""
+
+    def read(s: Session) -> list[tuple[str, str]]:
+        rows = s.execute(select(Kecamatan.code, Kecamatan.name).order_by(Kecamatan.name))
+        return [(code, name) for code, name in rows]
+
+    return list(_remembered(session, "kecamatan_rows", read))
+
+
+@dataclass(frozen=True)
+class StatusLabel:
+    code: str
+    label_id: str
+    label_en: str
+    colour: str | None
+    phase: str | None
+    open: bool
+
+
+def status_labels(session: Session, process_key: str) -> list[StatusLabel]:
+    """The statuses of the latest deployed lifecycle (its statuses.json), in its order."""
+    bundle = definitions.bundle_for(session, definitions.latest_definition(session, process_key))
+    return [
+        StatusLabel(
+            code=code,
+            label_id=bundle.status_label(code, "id"),
+            label_en=bundle.status_label(code, "en"),
+            colour=spec.get("colour"),
+            phase=spec.get("phase"),
+            open=bool(spec.get("open", True)),
+        )
+        for code, spec in bundle.statuses.items()
+    ]

@@ -22,6 +22,9 @@ class Settings:
     smtp_from: str = "laksa@localhost"
     webhook_url: str | None = None  # LAKSA_WEBHOOK_URL: POST every notification, signed
     public_url: str = "http://127.0.0.1:5000"  # LAKSA_PUBLIC_URL: links in e-mails
+    # LAKSA_CORS_ORIGINS: web origins (scheme://host[:port], comma-separated) whose pages may
+    # call the API from the browser; no other origin gets CORS headers.
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -40,6 +43,11 @@ class Settings:
             smtp_from=env.get("LAKSA_SMTP_FROM") or "laksa@localhost",
             webhook_url=env.get("LAKSA_WEBHOOK_URL") or None,
             public_url=env.get("LAKSA_PUBLIC_URL") or "http://127.0.0.1:5000",
+            cors_origins=tuple(
+                o.strip().rstrip("/")
+                for o in env.get("LAKSA_CORS_ORIGINS", "").split(",")
+                if o.strip()
+            ),
         )
 
 

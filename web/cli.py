@@ -19,6 +19,7 @@ from engine import audit
 from engine import calendar
 from engine import definitions
 from engine import demo
+from engine import idempotency
 from engine import migrate
 from engine import moves
 from engine import outbox
@@ -138,6 +139,10 @@ def serve(settings: Settings, host: str, port: int) -> None:
                     anchors.anchor_if_missing(factory, now=_now())
                 except Exception:  # the next round tries again
                     app.logger.exception("audit anchor failed")
+                try:
+                    idempotency.sweep(factory, now=_now())
+                except Exception:  # expired keys wait for the next round
+                    app.logger.exception("idempotency key sweep failed")
                 try:
                     outbox.deliver_due(factory, now=_now(), sender=sender)
                 except Exception:  # undelivered rows stay; the next round retries

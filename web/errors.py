@@ -14,11 +14,13 @@ from flask import render_template
 from flask import request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import MethodNotAllowed
 
 from engine import errors
 from web.session import rollback
 
 log = logging.getLogger(__name__)
+BEARER_CHALLENGE = 'Bearer realm="laksa"'
 
 _STATUS = {
     errors.TooLarge: 413,
@@ -46,6 +48,12 @@ def _takes_multipart(app: Flask) -> bool:
     return bool(getattr(getattr(view, "view_class", None), "multipart", False))
 
 
+def _view_method(app: Flask) -> Any:
+    """The view class's method answering this request, if the endpoint is a MethodView."""
+    view = app.view_functions.get(request.endpoint or "")
+    return getattr(getattr(view, "view_class", None), request.method.lower(), None)
+
+
 def _wants_json() -> bool:
     return request.path.startswith(("/api/", "/open311/", "/desain/api/"))
 
@@ -57,6 +65,7 @@ def page_error(status: int, message: str | None = None) -> tuple[str, int]:
 
 def register(app: Flask) -> None:
     from web.auth import Unauthorized
+    from web.auth import authenticate_first
 
     _STATUS[Unauthorized] = 401
 
@@ -69,6 +78,7 @@ def register(app: Flask) -> None:
             and not request.is_json
             and not (request.mimetype == "multipart/form-data" and _takes_multipart(app))
         ):
+            authenticate_first(_view_method(app))  # 401 before 415
             return error_response(
                 415,
                 "unsupported_media_type",
@@ -84,15 +94,17 @@ def register(app: Flask) -> None:
             return page_error(status)
         response, status = error_response(status, exc.code, exc.message, exc.fields or None)
         if status == 401:
-            response.headers["WWW-Authenticate"] = 'Bearer realm="laksa"'
+            response.headers["WWW-Authenticate"] = BEARER_CHALLENGE
         return response, status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response | str, int]:
         rollback()
         status = exc.code or 500
+        allow = exc.valid_methods if isinstance(exc, MethodNotAllowed) else None
         if not _wants_json():
-            return page_error(status)
+            page, status = page_error(status)
+            return _with_allow(current_app.make_response(page), allow), status
         fields = None
         data = getattr(exc, "data", None)  # flask-smorest / webargs validation messages
         if isinstance(data, dict) and "messages" in data:
@@ -119,7 +131,10 @@ def register(app: Flask) -> None:
             message = f"the request body is larger than the limit of {limit} bytes"
         if status == 422 and fields:
             message = "the request has invalid fields"
-        return error_response(status, code, message, fields)
+        response, status = error_response(status, code, message, fields)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = BEARER_CHALLENGE
+        return _with_allow(response, allow), status
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response | str, int]:
@@ -128,6 +143,13 @@ def register(app: Flask) -> None:
         if not _wants_json():
             return page_error(500)
         return error_response(500, "internal_error", "something went wrong on our side")
+
+
+def _with_allow(response: Response, allow: Any) -> Response:
+    """A 405 says which methods the resource takes (RFC 9110 15.5.6)."""
+    if allow:
+        response.headers["Allow"] = ", ".join(sorted(allow))
+    return response
 
 
 def _flatten(messages: Any) -> dict[str, Any]:

@@ -111,6 +111,10 @@ EXPECTED: dict[str, Rule_] = {
     "tickets.Ticket": PUBLIC,  # the public view of a ticket
     "tickets.ReporterView": PUBLIC,  # with the reporter's secret
     "replies.TicketMessages": PUBLIC,  # with the reporter's secret
+    "tickets.Timeline": PUBLIC,  # the public timeline (more with the secret or a token)
+    "reference.Categories": PUBLIC,  # what a partner's screens need
+    "reference.KecamatanList": PUBLIC,
+    "reference.Statuses": PUBLIC,
     # Every signed-in user: their own account, their inbox (empty when they have no group).
     "officer.sign_out": PUBLIC,  # signed out already: back to the home page
     "officer.password": STAFF,

@@ -20,10 +20,12 @@ def init_api(app: Flask) -> Api:
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}
         },
     )
+    from web.api import http
     from web.api.definitions import blp as definitions_blp
     from web.api.incidents import blp as incidents_blp
     from web.api.oversight import blp as oversight_blp
     from web.api.partner import blp as partner_blp
+    from web.api.reference import blp as reference_blp
     from web.api.replies import blp as replies_blp
     from web.api.schemas import TicketCreateSchema
     from web.api.tasks import blp as tasks_blp
@@ -38,4 +40,6 @@ def init_api(app: Flask) -> Api:
     api.register_blueprint(incidents_blp, url_prefix="/api/v1/incidents")
     api.register_blueprint(definitions_blp, url_prefix="/api/v1/definitions")
     api.register_blueprint(partner_blp, url_prefix="/api/v1/partner")
+    api.register_blueprint(reference_blp, url_prefix="/api/v1")
+    http.init_app(app)
     return api

@@ -20,6 +20,8 @@ from engine.definition_files import NAME_RULE
 from engine.definitions import NOTE_LIMIT
 from engine.designer import require_designer
 from engine.errors import InvalidInput
+from web.api.schemas import LOCATION_DOC
+from web.auth import authenticated
 from web.auth import require_actor
 from web.definition_io import UnsupportedMediaType
 from web.definition_io import deploy
@@ -140,6 +142,7 @@ def _files_url(bundle_id: int) -> str:
 class Definitions(MethodView):
     multipart = True  # the files (web.errors lets multipart through to this view only)
 
+    @authenticated
     @blp.response(200, DefinitionVersionSchema(many=True))
     @blp.doc(security=[{"bearer": []}])
     def get(self) -> list[dict[str, Any]]:
@@ -150,9 +153,13 @@ class Definitions(MethodView):
             for row in definition_catalog.versions(db())
         ]
 
+    @authenticated
     @blp.doc(requestBody=_DEPLOY_BODY, security=[{"bearer": []}])
     @blp.response(
-        201, DefinitionDeployedSchema, description="deployed (200 when the content exists)"
+        201,
+        DefinitionDeployedSchema,
+        description="deployed (200 when the content exists)",
+        headers=LOCATION_DOC,
     )
     @blp.alt_response(
         422,
@@ -193,6 +200,7 @@ class Definitions(MethodView):
 
 @blp.route("/<int:bundle_id>/files")
 class BundleFiles(MethodView):
+    @authenticated
     @blp.response(200, DefinitionBundleSchema)
     @blp.doc(security=[{"bearer": []}])
     def get(self, bundle_id: int) -> dict[str, Any]:
@@ -219,6 +227,7 @@ class BundleFiles(MethodView):
 
 @blp.route("/<int:bundle_id>/files/<path:name>")
 class BundleFile(MethodView):
+    @authenticated
     @blp.doc(
         security=[{"bearer": []}],
         responses={

@@ -16,6 +16,7 @@ from marshmallow import validate
 
 from engine import incidents
 from engine import queries
+from web.auth import authenticated
 from web.auth import require_actor
 from web.session import db
 
@@ -65,6 +66,7 @@ class ResolvedSchema(Schema):
 
 @blp.route("")
 class Incidents(MethodView):
+    @authenticated
     @blp.arguments(IncidentQuerySchema, location="query")
     @blp.response(200, IncidentSchema(many=True))
     @blp.doc(security=[{"bearer": []}])
@@ -79,6 +81,7 @@ class Incidents(MethodView):
 
 @blp.route("/<int:incident_id>/resolve")
 class ResolveIncident(MethodView):
+    @authenticated
     @blp.arguments(ResolveSchema)
     @blp.response(200, ResolvedSchema)
     @blp.doc(security=[{"bearer": []}])

@@ -20,6 +20,7 @@ from marshmallow import fields
 from marshmallow import validate
 
 from engine import queries
+from web.auth import authenticated
 from web.auth import require_actor
 from web.session import db
 
@@ -90,6 +91,7 @@ class StatsSchema(Schema):
 
 @blp.route("/overdue")
 class Overdue(MethodView):
+    @authenticated
     @blp.arguments(OverdueQuerySchema, location="query")
     @blp.response(200, OverdueTicketSchema(many=True))
     @blp.doc(security=[{"bearer": []}])
@@ -110,6 +112,7 @@ class Overdue(MethodView):
 
 @blp.route("/stats")
 class Stats(MethodView):
+    @authenticated
     @blp.arguments(StatsQuerySchema, location="query")
     @blp.response(200, StatsSchema)
     @blp.doc(security=[{"bearer": []}])

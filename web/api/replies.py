@@ -7,9 +7,13 @@ waiting for that message answers 409.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from typing import Any
+from typing import TypeVar
+from typing import cast
 
 from flask import request
 from flask.views import MethodView
@@ -33,6 +37,7 @@ from web.auth import require_actor
 from web.auth import require_scope
 from web.session import db
 
+F = TypeVar("F", bound=Callable[..., Any])
 MESSAGES = ("reporter_reply", "reporter_confirms", "reporter_disputes")
 RELAY_GROUPS = frozenset({"verifier"})  # the desk may relay a reply given by phone or SMS
 RELAY_ROLES = frozenset({"admin"})
@@ -58,8 +63,26 @@ class MessageDeliveredSchema(Schema):
     version = fields.Integer()
 
 
+def reporter_or_authenticated(view: F) -> F:
+    """The reporter's secret, or who is calling, before the body is read (401, not 422)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _reporter_or_actor()
+        return view(*args, **kwargs)
+
+    wrapper.authenticate = _reporter_or_actor  # type: ignore[attr-defined]  # (web.errors)
+    return cast(F, wrapper)
+
+
+def _reporter_or_actor() -> None:
+    if request.headers.get(SECRET_HEADER) is None:
+        require_actor()
+
+
 @blp.route("/<string:number>/messages")
 class TicketMessages(MethodView):
+    @reporter_or_authenticated
     @blp.arguments(MessageSchema)
     @blp.response(200, MessageDeliveredSchema)
     @blp.doc(

@@ -14,6 +14,10 @@ from marshmallow import validates_schema
 from engine.reporter import valid_contact
 
 KINDS = ("complaint", "aspiration", "information_request")
+# Every 201 names what it created (OpenAPI response headers).
+LOCATION_DOC = {
+    "Location": {"description": "the URL of what was created", "schema": {"type": "string"}}
+}
 
 
 class Text(fields.String):
@@ -114,9 +118,15 @@ class TimelineEntrySchema(Schema):
     author = fields.String(required=True, metadata={"description": "officer | reporter | system"})
     status = fields.String(allow_none=True)
     status_label = fields.String(allow_none=True)
+    status_colour = fields.String(allow_none=True, metadata={"description": "red | yellow | green"})
     label = fields.String(allow_none=True, metadata={"description": "the form field's label"})
     text = fields.String(allow_none=True)
     photo_id = fields.Integer(allow_none=True)
+
+
+class TimelineSchema(Schema):
+    number = fields.String(required=True)
+    timeline = fields.List(fields.Nested(TimelineEntrySchema), required=True)
 
 
 class AttachmentCreatedSchema(Schema):

@@ -15,6 +15,9 @@ from engine import claims
 from engine import commands
 from engine import queries
 from engine.task_view import task_view
+from web.api.http import request_lang
+from web.api.idempotency import DOC_PARAMETER as IDEMPOTENCY_DOC
+from web.api.idempotency import idempotent
 from web.api.schemas import ClaimSchema
 from web.api.schemas import TaskCompletedSchema
 from web.api.schemas import TaskCompleteSchema
@@ -22,6 +25,7 @@ from web.api.schemas import TaskDetailSchema
 from web.api.schemas import TaskSchema
 from web.api.tickets import ticket_extras
 from web.api.tickets import ticket_fields
+from web.auth import authenticated
 from web.auth import require_actor
 from web.session import db
 
@@ -30,6 +34,7 @@ blp = Blueprint("tasks", __name__, description="Ready tasks of the caller's grou
 
 @blp.route("")
 class Tasks(MethodView):
+    @authenticated
     @blp.response(200, TaskSchema(many=True))
     @blp.doc(security=[{"bearer": []}])
     def get(self) -> list[dict[str, Any]]:
@@ -40,13 +45,14 @@ class Tasks(MethodView):
 
 @blp.route("/<int:task_id>")
 class Task(MethodView):
+    @authenticated
     @blp.response(200, TaskDetailSchema)
     @blp.doc(security=[{"bearer": []}])
     def get(self, task_id: int) -> dict[str, Any]:
         """One task with its form (the JSON Schema, and its fields as the page shows them in
         ``?lang=``) and its ticket in context, so a partner app can render the task too."""
         actor = require_actor()
-        lang = request.args.get("lang") or "id"
+        lang = request_lang()
         view = task_view(db(), task_id, actor=actor, lang=lang, now=datetime.now(UTC))
         form = view.form(lang)
         return {
@@ -80,6 +86,7 @@ class Task(MethodView):
 
 @blp.route("/<int:task_id>/claim")
 class ClaimTask(MethodView):
+    @authenticated
     @blp.response(200, ClaimSchema)
     @blp.doc(security=[{"bearer": []}])
     def post(self, task_id: int) -> dict[str, Any]:
@@ -96,6 +103,7 @@ class ClaimTask(MethodView):
 
 @blp.route("/<int:task_id>/release")
 class ReleaseTask(MethodView):
+    @authenticated
     @blp.response(200, ClaimSchema)
     @blp.doc(security=[{"bearer": []}])
     def post(self, task_id: int) -> dict[str, Any]:
@@ -108,22 +116,24 @@ class ReleaseTask(MethodView):
 
 @blp.route("/<int:task_id>/complete")
 class CompleteTask(MethodView):
-    @blp.arguments(TaskCompleteSchema)
+    @blp.doc(security=[{"bearer": []}], parameters=[IDEMPOTENCY_DOC])
+    @authenticated
     @blp.response(200, TaskCompletedSchema)
-    @blp.doc(security=[{"bearer": []}])
+    @idempotent(TaskCompletedSchema)
+    @blp.arguments(TaskCompleteSchema)
     def post(self, body: dict[str, Any], task_id: int) -> dict[str, Any]:
-        """Complete a ready task with its form data (validated against the form's schema)."""
-        actor = require_actor()
-        session = db()
+        """Complete a ready task with its form data (validated against the form's schema).
+
+        With ``Idempotency-Key``, a retry answers the first answer instead of a 409.
+        """
         result = commands.complete_task(
-            session,
+            db(),
             task_id=task_id,
-            actor=actor,
+            actor=require_actor(),
             data=body["data"],
             now=datetime.now(UTC),
             expected_version=body["version"],
         )
-        session.commit()
         return {
             "ticket": result.ticket.number,
             "status": result.ticket.status,

@@ -30,11 +30,19 @@ from engine.media import process_image
 from engine.ticket_view import TicketView
 from engine.ticket_view import ticket_view
 from engine.ticket_view import viewer_access
+from web.api.http import CONDITIONAL_DOC
+from web.api.http import conditional
+from web.api.http import request_lang
+from web.api.idempotency import DOC_PARAMETER as IDEMPOTENCY_DOC
+from web.api.idempotency import idempotent
+from web.api.schemas import LOCATION_DOC
 from web.api.schemas import AttachmentCreatedSchema
 from web.api.schemas import ReporterViewSchema
 from web.api.schemas import TicketCreatedSchema
 from web.api.schemas import TicketCreateSchema
 from web.api.schemas import TicketPublicSchema
+from web.api.schemas import TimelineSchema
+from web.auth import authenticated
 from web.auth import current_actor
 from web.auth import require_actor
 from web.auth import require_scope
@@ -46,6 +54,13 @@ from web.uploads import media
 
 blp = Blueprint("tickets", __name__, description="Report and track complaints")
 SECRET_HEADER = "X-Reporter-Secret"  # noqa: S105 (a header name)
+SECRET_PARAMETER: dict[str, Any] = {
+    "in": "header",
+    "name": SECRET_HEADER,
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "the reporter_secret answered when the ticket was created",
+}
 
 _CREATE_BODY = {
     "required": True,
@@ -71,10 +86,6 @@ _CREATE_BODY = {
         },
     },
 }
-
-
-def _lang() -> str:
-    return request.args.get("lang") or (request.accept_languages.best_match(["id", "en"]) or "id")
 
 
 def _photos(field: str, limit: int) -> list[StoredImage]:
@@ -120,14 +131,16 @@ class Tickets(MethodView):
     # Partner keys have their own limit per key (web.extensions), not the public's per address.
     decorators = [limiter.limit(submit_limit, methods=["POST"], exempt_when=partner_request)]
 
-    @blp.doc(requestBody=_CREATE_BODY)
-    @blp.response(201, TicketCreatedSchema)
-    def post(self) -> dict[str, Any]:
+    @blp.doc(requestBody=_CREATE_BODY, parameters=[IDEMPOTENCY_DOC])
+    @blp.response(201, TicketCreatedSchema, headers=LOCATION_DOC)
+    @idempotent(TicketCreatedSchema, 201)
+    def post(self) -> tuple[dict[str, Any], dict[str, str]]:
         """Report a complaint; public, no token needed. Answers the reporter's secret once.
 
         Send JSON, or multipart with the ticket as JSON text in a ``ticket`` part and up to
         five ``photos``. Keep ``reporter_secret``: with the ``X-Reporter-Secret`` header it
         opens the reporter's view and lets the reporter answer (only its hash is stored).
+        With ``Idempotency-Key``, a retry answers the first answer and files nothing new.
         """
         body, photos = _create_body()
         actor = require_scope(partners.SUBMIT) or Actor.public(VIA_API)
@@ -153,7 +166,7 @@ class Tickets(MethodView):
             result = commands.submit_ticket(
                 session, data=data, actor=actor, now=datetime.now(UTC), photos=photos
             )
-            session.commit()
+            session.flush()  # the unique external_id per partner is checked here
         except IntegrityError:
             if actor.partner_id is None or data.external_id is None:
                 raise
@@ -164,40 +177,61 @@ class Tickets(MethodView):
                 fields={"external_id": ["already taken"]},
             ) from None
         number = result.ticket.number
-        return {
+        url = url_for("tickets.Ticket", number=number)
+        answer = {
             "number": number,
             "status": result.ticket.status,
-            "url": url_for("tickets.Ticket", number=number),
+            "url": url,
             "reporter_secret": result.reporter_secret,
             "private_url": url_for(
                 "reporter.ticket", number=number, secret=result.reporter_secret, _external=True
             ),
         }
+        return answer, {"Location": url}
 
 
 @blp.route("/<string:number>")
 class Ticket(MethodView):
+    @blp.doc(**CONDITIONAL_DOC)
+    @conditional
     @blp.response(200, TicketPublicSchema)
     def get(self, number: str) -> dict[str, Any]:
         """A ticket's view with its photos and timeline: the public's (404 if confidential), or
         what the caller's token or session entitles them to (engine.visibility)."""
-        view = ticket_view(db(), number, actor=current_actor(), lang=_lang())
+        view = ticket_view(db(), number, actor=current_actor(), lang=request_lang())
         return {**ticket_fields(view), **ticket_extras(view)}
+
+
+@blp.route("/<string:number>/timeline")
+class Timeline(MethodView):
+    @blp.doc(
+        parameters=[{**SECRET_PARAMETER, "required": False}, *CONDITIONAL_DOC["parameters"]],
+        responses=CONDITIONAL_DOC["responses"],
+    )
+    @conditional
+    @blp.response(200, TimelineSchema)
+    def get(self, number: str) -> dict[str, Any]:
+        """A ticket's timeline, oldest first: the public entries (status changes with their
+        labels and colours, shared notes); with the reporter's secret or an entitled token,
+        the conversation too. 404 if the ticket is confidential (or the secret is wrong)."""
+        secret = request.headers.get(SECRET_HEADER)
+        view = ticket_view(
+            db(),
+            number,
+            actor=None if secret is not None else current_actor(),
+            secret=secret,
+            lang=request_lang(),
+        )
+        return {"number": view.number, "timeline": ticket_extras(view)["timeline"]}
 
 
 @blp.route("/<string:number>/reporter")
 class ReporterView(MethodView):
     @blp.doc(
-        parameters=[
-            {
-                "in": "header",
-                "name": SECRET_HEADER,
-                "required": True,
-                "schema": {"type": "string"},
-                "description": "the reporter_secret answered when the ticket was created",
-            }
-        ]
+        parameters=[SECRET_PARAMETER, *CONDITIONAL_DOC["parameters"]],
+        responses=CONDITIONAL_DOC["responses"],
     )
+    @conditional
     @blp.response(200, ReporterViewSchema)
     def get(self, number: str) -> dict[str, Any]:
         """The reporter's view: the conversation, what the ticket waits for, their contact.
@@ -205,7 +239,7 @@ class ReporterView(MethodView):
         404 for a wrong secret, as for a ticket that does not exist.
         """
         secret = request.headers.get(SECRET_HEADER, "")
-        view = ticket_view(db(), number, secret=secret, lang=_lang())
+        view = ticket_view(db(), number, secret=secret, lang=request_lang())
         return {
             **ticket_fields(view),
             **ticket_extras(view, secret=secret),
@@ -222,6 +256,7 @@ class ReporterView(MethodView):
 class Attachments(MethodView):
     multipart = True
 
+    @authenticated
     @blp.doc(
         security=[{"bearer": []}],
         requestBody={
@@ -240,8 +275,8 @@ class Attachments(MethodView):
             },
         },
     )
-    @blp.response(201, AttachmentCreatedSchema)
-    def post(self, number: str) -> dict[str, Any]:
+    @blp.response(201, AttachmentCreatedSchema, headers=LOCATION_DOC)
+    def post(self, number: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Upload a photo for a form to name (the after-photo); staff entitled to the ticket.
 
         The photo is on record once a completed task names its id.
@@ -267,7 +302,8 @@ class Attachments(MethodView):
             linked=False,
         )
         session.commit()
-        return {"id": row.id, "url": url_for("public.photo", attachment_id=row.id)}
+        url = url_for("public.photo", attachment_id=row.id)
+        return {"id": row.id, "url": url}, 201, {"Location": url}
 
 
 _FIELDS = (
@@ -329,6 +365,7 @@ def ticket_extras(view: TicketView, *, secret: str | None = None) -> dict[str, A
                 "author": e.author,
                 "status": e.status,
                 "status_label": e.status_label,
+                "status_colour": e.status_colour,
                 "label": e.label,
                 "text": e.text,
                 "photo_id": e.attachment_id,
