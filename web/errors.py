@@ -12,7 +12,7 @@ from flask import current_app
 from flask import jsonify
 from flask import render_template
 from flask import request
-from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 
 from engine import errors
@@ -46,6 +46,12 @@ def _takes_multipart(app: Flask) -> bool:
     return bool(getattr(getattr(view, "view_class", None), "multipart", False))
 
 
+def _has_body() -> bool:
+    """Whether the request carries a body: a length, or chunks whose length nobody said."""
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    return bool(request.content_length) or chunked
+
+
 def _wants_json() -> bool:
     return request.path.startswith(("/api/", "/open311/", "/desain/api/"))
 
@@ -65,7 +71,7 @@ def register(app: Flask) -> None:
         if (
             request.path.startswith("/api/")
             and request.method in ("POST", "PUT", "PATCH")
-            and request.content_length
+            and _has_body()
             and not request.is_json
             and not (request.mimetype == "multipart/form-data" and _takes_multipart(app))
         ):
@@ -110,12 +116,12 @@ def register(app: Flask) -> None:
             429: "too_many_requests",
         }.get(status, "error")
         message = exc.description or exc.name
-        if status == 400 and request.is_json and not fields and not isinstance(exc, CSRFError):
+        if status == 400 and request.is_json and not fields and message == BadRequest.description:
             # webargs aborts with messages {"json": ["Invalid JSON body."]}, which flattens
             # to no fields: say what is wrong instead of werkzeug's generic 400 text.
             message = "the request body is not valid JSON"
         if status == 413:
-            limit = current_app.config.get("MAX_CONTENT_LENGTH")
+            limit = request.max_content_length or current_app.config.get("MAX_CONTENT_LENGTH")
             message = f"the request body is larger than the limit of {limit} bytes"
         if status == 422 and fields:
             message = "the request has invalid fields"

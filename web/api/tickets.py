@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
@@ -27,6 +26,7 @@ from engine.media import process_image
 from engine.ticket_view import TicketView
 from engine.ticket_view import ticket_view
 from engine.ticket_view import viewer_access
+from web import inputs
 from web.api.schemas import AttachmentCreatedSchema
 from web.api.schemas import ReporterViewSchema
 from web.api.schemas import TicketCreatedSchema
@@ -90,7 +90,7 @@ def _create_body() -> tuple[dict[str, Any], list[StoredImage]]:
                 fields={"ticket": ["the ticket as JSON text"]},
             )
         try:
-            data = json.loads(raw)
+            data = inputs.loads(raw)
         except ValueError:
             raise InvalidInput(
                 "the 'ticket' part is not valid JSON", fields={"ticket": ["not valid JSON"]}
