@@ -22,7 +22,6 @@ from engine.models import HumanTask
 from engine.ticket_view import ticket_view
 from tests.conftest import NOW
 from tests.web.officer_helpers import checked_radio
-from tests.web.officer_helpers import csrf_of
 from tests.web.officer_helpers import field_error
 from tests.web.officer_helpers import fire_timers
 from tests.web.officer_helpers import input_value
