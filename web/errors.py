@@ -69,7 +69,8 @@ def register(app: Flask) -> None:
     @app.before_request
     def json_bodies_only() -> tuple[Response, int] | None:
         if (
-            request.path.startswith("/api/")
+            request.routing_exception is None  # an unknown path or method: 404 or 405 first
+            and request.path.startswith("/api/")
             and request.method in ("POST", "PUT", "PATCH")
             and _has_body()
             and not request.is_json
@@ -125,7 +126,11 @@ def register(app: Flask) -> None:
             message = f"the request body is larger than the limit of {limit} bytes"
         if status == 422 and fields:
             message = "the request has invalid fields"
-        return error_response(status, code, message, fields)
+        response, status = error_response(status, code, message, fields)
+        for name, value in exc.get_headers():  # Allow on a 405, Retry-After on a 429
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response | str, int]:

@@ -73,11 +73,11 @@ def _check_text(text: str) -> None:
 def _has_nul() -> bool:
     if "\x00" in request.path:
         return True
-    if any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
+    if any("\x00" in (k or "") + v for k, v in request.args.items(multi=True)):
         return True
     if request.method in ("POST", "PUT", "PATCH") and request.mimetype in (
         "multipart/form-data",
         "application/x-www-form-urlencoded",
     ):
-        return any("\x00" in k or "\x00" in v for k, v in request.form.items(multi=True))
+        return any("\x00" in (k or "") + v for k, v in request.form.items(multi=True))
     return False

@@ -20,6 +20,7 @@ from engine.definition_files import NAME_RULE
 from engine.definitions import NOTE_LIMIT
 from engine.designer import require_designer
 from engine.errors import InvalidInput
+from engine.inputs import at_least
 from web.auth import require_actor
 from web.definition_io import UnsupportedMediaType
 from web.definition_io import deploy
@@ -108,6 +109,7 @@ _DEPLOY_BODY = {
                 "properties": {
                     FILES_FIELD: {
                         "type": "array",
+                        "minItems": 1,
                         "items": {"type": "string", "format": "binary"},
                         "description": (
                             f"{NAME_RULE}, each under its own file name (a form may be sent "
@@ -119,6 +121,7 @@ _DEPLOY_BODY = {
                     "note": {
                         "type": "string",
                         "maxLength": NOTE_LIMIT,
+                        "pattern": at_least(1),
                         "description": "why: shown beside the version",
                     },
                 },
@@ -226,7 +229,7 @@ class BundleFile(MethodView):
                 "description": "the file as deployed (a download)",
                 "content": {
                     "application/xml": {"schema": {"type": "string"}},
-                    "application/json": {"schema": {"type": "string"}},
+                    "application/json": {"schema": {"type": "object"}},
                 },
             }
         },

@@ -27,6 +27,7 @@ from engine.identity import VIA_PRIVATE_LINK
 from engine.identity import Actor
 from engine.models import Ticket
 from engine.ticket_view import find
+from web.api.schemas import Flag
 from web.api.schemas import Text
 from web.api.tickets import SECRET_HEADER
 from web.auth import require_actor
@@ -53,7 +54,7 @@ class MessageDataSchema(Schema):
         validate=validate.Length(min=3, max=4000),
         metadata={"description": "why it is not fixed (reporter_disputes)"},
     )
-    confirmed = fields.Boolean(metadata={"description": "reporter_confirms"})
+    confirmed = Flag(metadata={"description": "reporter_confirms"})
 
 
 class MessageSchema(Schema):

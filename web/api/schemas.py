@@ -38,6 +38,13 @@ class Text(fields.String):
         return clean(text)
 
 
+class Flag(fields.Boolean):
+    """A JSON boolean: true or false, not 1, "yes" or "on" (marshmallow's defaults)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(truthy={True}, falsy={False}, **kwargs)
+
+
 def _contact(value: str) -> None:
     if not valid_contact(value):
         raise ValidationError("give an e-mail address or a phone number (8 to 15 digits)")
@@ -95,8 +102,8 @@ class TicketCreateSchema(Schema):
     description = Text(required=True, validate=validate.Length(min=3, max=5000))
     location = fields.Nested(LocationSchema, load_default=None)
     reporter = fields.Nested(ReporterSchema, load_default=None)
-    anonymous = fields.Boolean(load_default=False)
-    confidential = fields.Boolean(load_default=False)
+    anonymous = Flag(load_default=False)
+    confidential = Flag(load_default=False)
 
     @validates_schema
     def reporter_reachable(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -244,3 +251,24 @@ class TaskDetailSchema(Schema):
 class ClaimSchema(Schema):
     claimed_by = fields.String(allow_none=True)
     taken_from = fields.String(allow_none=True)
+
+
+class ErrorDetailSchema(Schema):
+    code = fields.String(
+        required=True, metadata={"description": "stable, for programs: e.g. invalid_input"}
+    )
+    message = fields.String(required=True, metadata={"description": "for people, in English"})
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        metadata={
+            "description": "per field what is wrong: a list of messages, or an object of them "
+            "for a nested field"
+        },
+    )
+
+
+class ErrorSchema(Schema):
+    """Every error the API answers: 400, 401, 403, 404, 409, 413, 415, 422, 429."""
+
+    error = fields.Nested(ErrorDetailSchema, required=True)

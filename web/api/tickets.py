@@ -52,7 +52,7 @@ _CREATE_BODY = {
                 "required": ["ticket"],
                 "properties": {
                     "ticket": {
-                        "type": "string",
+                        "allOf": [{"$ref": "#/components/schemas/TicketCreate"}],
                         "description": "the ticket as JSON text (the application/json body)",
                     },
                     "photos": {
@@ -62,7 +62,11 @@ _CREATE_BODY = {
                         "description": "JPEG, PNG or WebP, 10 MB each; re-encoded without EXIF",
                     },
                 },
-            }
+            },
+            "encoding": {
+                "ticket": {"contentType": "application/json"},
+                "photos": {"contentType": "image/jpeg, image/png, image/webp"},
+            },
         },
     },
 }
@@ -73,6 +77,8 @@ def _lang() -> str:
 
 
 def _photos(field: str, limit: int) -> list[StoredImage]:
+    if request.form.getlist(field):  # a part with that name but no file name
+        raise InvalidInput("photos must be files", fields={field: ["send each photo as a file"]})
     files = [f for f in request.files.getlist(field) if f and f.filename]
     if len(files) > limit:
         raise InvalidInput("too many photos", fields={field: [f"at most {limit} photos"]})
