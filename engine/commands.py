@@ -27,6 +27,7 @@ from engine import clock
 from engine import definitions
 from engine import forms
 from engine import gallery
+from engine import inputs
 from engine import links
 from engine import outbox
 from engine import partner_hooks
@@ -206,6 +207,7 @@ def complete_task(
     expected_version: int | None = None,
 ) -> CommandResult:
     """Complete a READY human task with validated form data, as a member of its group."""
+    inputs.check_size(data)
     task = session.get(HumanTask, task_id)
     if task is None:
         raise NotFound(f"no task {task_id}")

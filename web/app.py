@@ -12,6 +12,7 @@ from werkzeug.routing import Map
 
 from engine.db import make_engine
 from engine.db import make_session_factory
+from engine.inputs import MAX_ID
 from engine.media import media_store
 from engine.settings import Settings
 from web import session
@@ -27,14 +28,15 @@ SESSION_HOURS = 8  # an officer's session ends after this long without a request
 
 class BoundedInt(IntegerConverter):
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", MAX_ID - 1)
         super().__init__(map, *args, **kwargs)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create the app; ``test_config`` may carry SETTINGS (a Settings) and overrides."""
     app = Flask(__name__)
-    # An id in a URL fits the database's 64-bit integers; a longer one is a 404, not a 500.
+    # An id in a URL fits the database's INTEGER columns (32 bits on PostgreSQL, so on SQLite
+    # too); a larger one is a 404, not a 500.
     app.url_map.converters["int"] = BoundedInt
     config = dict(test_config or {})
     settings: Settings = config.pop("SETTINGS", None) or Settings.from_env()

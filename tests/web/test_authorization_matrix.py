@@ -107,6 +107,7 @@ EXPECTED: dict[str, Rule_] = {
     "reporter.dispute": PUBLIC,
     "officer.sign_in": PUBLIC,
     "api-docs.openapi_json": PUBLIC,
+    "api_docs": PUBLIC,  # the API's documentation page (Swagger UI)
     "tickets.Tickets": PUBLIC,  # filing a report needs no account
     "tickets.Ticket": PUBLIC,  # the public view of a ticket
     "tickets.ReporterView": PUBLIC,  # with the reporter's secret

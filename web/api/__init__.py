@@ -5,6 +5,16 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
+from web.api.schemas import ErrorSchema
+
+
+class LaksaApi(Api):  # type: ignore[misc]
+    """flask-smorest's Api with LAKSA's error body, and no catch-all ``default`` response:
+    web/api/openapi_docs.py lists each operation's statuses."""
+
+    ERROR_SCHEMA = ErrorSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
 
 def init_api(app: Flask) -> Api:
     app.config.update(
@@ -14,13 +24,14 @@ def init_api(app: Flask) -> Api:
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
     )
-    api = Api(
+    api = LaksaApi(
         app,
         spec_kwargs={
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}}
         },
     )
     from web.api import http
+    from web.api import openapi_docs
     from web.api.definitions import blp as definitions_blp
     from web.api.incidents import blp as incidents_blp
     from web.api.oversight import blp as oversight_blp
@@ -31,6 +42,7 @@ def init_api(app: Flask) -> Api:
     from web.api.tasks import blp as tasks_blp
     from web.api.tickets import blp as tickets_blp
 
+    openapi_docs.init_app(app, api)  # the document completed, and the page that shows it
     # POST /tickets reads JSON or multipart itself; its JSON body is this schema.
     api.spec.components.schema("TicketCreate", schema=TicketCreateSchema)
     api.register_blueprint(tickets_blp, url_prefix="/api/v1/tickets")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
@@ -30,6 +29,7 @@ from engine.media import process_image
 from engine.ticket_view import TicketView
 from engine.ticket_view import ticket_view
 from engine.ticket_view import viewer_access
+from web import inputs
 from web.api.http import CONDITIONAL_DOC
 from web.api.http import conditional
 from web.api.http import request_lang
@@ -72,7 +72,7 @@ _CREATE_BODY = {
                 "required": ["ticket"],
                 "properties": {
                     "ticket": {
-                        "type": "string",
+                        "allOf": [{"$ref": "#/components/schemas/TicketCreate"}],
                         "description": "the ticket as JSON text (the application/json body)",
                     },
                     "photos": {
@@ -82,13 +82,19 @@ _CREATE_BODY = {
                         "description": "JPEG, PNG or WebP, 10 MB each; re-encoded without EXIF",
                     },
                 },
-            }
+            },
+            "encoding": {
+                "ticket": {"contentType": "application/json"},
+                "photos": {"contentType": "image/jpeg, image/png, image/webp"},
+            },
         },
     },
 }
 
 
 def _photos(field: str, limit: int) -> list[StoredImage]:
+    if request.form.getlist(field):  # a part with that name but no file name
+        raise InvalidInput("photos must be files", fields={field: ["send each photo as a file"]})
     files = [f for f in request.files.getlist(field) if f and f.filename]
     if len(files) > limit:
         raise InvalidInput("too many photos", fields={field: [f"at most {limit} photos"]})
@@ -106,7 +112,7 @@ def _create_body() -> tuple[dict[str, Any], list[StoredImage]]:
                 fields={"ticket": ["the ticket as JSON text"]},
             )
         try:
-            data = json.loads(raw)
+            data = inputs.loads(raw)
         except ValueError:
             raise InvalidInput(
                 "the 'ticket' part is not valid JSON", fields={"ticket": ["not valid JSON"]}
