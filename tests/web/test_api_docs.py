@@ -66,15 +66,17 @@ def test_every_operation_has_an_id_a_description_and_its_error_statuses(spec):
 
 
 def test_every_request_body_and_answer_has_an_example(spec):
+    missing = []
     for method, path, op in operations(spec):
         where = f"{method.upper()} {path}"
         json_body = op.get("requestBody", {}).get("content", {}).get("application/json")
-        if json_body is not None:
-            assert "example" in json_body, where
+        if json_body is not None and "example" not in json_body:
+            missing.append(f"{where} (request)")
         success = [r for s, r in op["responses"].items() if s.startswith("2")]
         body = success[0].get("content", {}).get("application/json")
-        if body is not None and body["schema"] != {"type": "object"}:
-            assert "example" in body, where
+        if body is not None and body["schema"] != {"type": "object"} and "example" not in body:
+            missing.append(f"{where} (answer)")
+    assert not missing, "\n".join(missing)
 
 
 def test_the_ticket_schema_states_the_reporter_rule_and_the_codes(spec):

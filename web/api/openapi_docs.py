@@ -228,6 +228,19 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/definitions/{bundle_id}/files/{name}"): Operation(
         "getBundleFile", (*_COMMON, 404)
     ),
+    ("get", "/api/v1/categories"): Operation("listCategories", (400,), response=ex.CATEGORIES),
+    ("get", "/api/v1/kecamatan"): Operation("listKecamatan", (400,), response=ex.KECAMATAN),
+    ("get", "/api/v1/statuses"): Operation("listStatuses", (400,), response=ex.STATUSES),
+    ("get", "/api/v1/tickets/{number}/timeline"): Operation(
+        "getTicketTimeline", (400, 401, 404), security=OPTIONAL_BEARER, response=ex.TIMELINE
+    ),
+    ("get", "/api/v1/partner"): Operation("getPartner", (400, 401, 403), response=ex.PARTNER),
+    ("get", "/api/v1/partner/tickets"): Operation(
+        "listPartnerTickets", (*_COMMON, 422, 429), response=ex.PARTNER_TICKETS
+    ),
+    ("get", "/api/v1/partner/tickets/{external_id}"): Operation(
+        "getPartnerTicket", (*_COMMON, 404, 429), response=ex.PARTNER_TICKET
+    ),
 }
 
 

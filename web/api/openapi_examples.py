@@ -191,3 +191,60 @@ BUNDLE = {
         }
     ],
 }
+
+# The lists a partner builds its screens from, and a partner's own tickets.
+CATEGORIES = [
+    {
+        "code": "jalan_rusak",
+        "name": "Jalan rusak",
+        "labels": {"id": "Jalan rusak", "en": "Damaged road"},
+        "infrastructure": True,
+    }
+]
+KECAMATAN = [{"code": "cipondoh", "name": "Cipondoh"}]
+STATUSES = [
+    {
+        "code": "verification",
+        "label": "Verifikasi",
+        "labels": {"id": "Verifikasi", "en": "Verification"},
+        "colour": "red",
+        "phase": "Menunggu",
+        "open": True,
+    }
+]
+TIMELINE = {
+    "number": NUMBER,
+    "timeline": [
+        {
+            "at": AT,
+            "audience": "public",
+            "author": "system",
+            "kind": "status",
+            "label": None,
+            "photo_id": None,
+            "status": "verification",
+            "status_colour": "red",
+            "status_label": "Verifikasi",
+            "text": None,
+        }
+    ],
+}
+PARTNER = {"code": "kota-app", "name": "Aplikasi Kota", "scopes": ["submit", "read", "follow"]}
+PARTNER_TICKET = {
+    "number": NUMBER,
+    "external_id": "app-2026-0042",
+    "kind": "complaint",
+    "category": "jalan_rusak",
+    "title": TICKET["title"],
+    "status": "verification",
+    "opd": None,
+    "confidential": False,
+    "escalation_level": 0,
+    "outcome": None,
+    "due_at": DUE,
+    "created_at": AT,
+    "updated_at": AT,
+    "closed_at": None,
+    "url": f"/api/v1/tickets/{NUMBER}",
+}
+PARTNER_TICKETS = {"tickets": [PARTNER_TICKET], "next_cursor": None}

@@ -20,6 +20,7 @@ from engine import partners
 from engine.errors import Forbidden
 from engine.identity import Actor
 from engine.models import Partner
+from web.auth import authenticated
 from web.auth import require_actor
 from web.auth import require_scope
 from web.session import db
@@ -109,6 +110,7 @@ class Me(MethodView):
 
 @blp.route("/tickets")
 class Tickets(MethodView):
+    @authenticated
     @blp.arguments(PartnerTicketsQuerySchema, location="query")
     @blp.response(200, PartnerTicketPageSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
