@@ -78,11 +78,11 @@ def receiver() -> Iterator[Receiver]:
                 state.hanging.set()
                 state.release.wait(60)
                 return
+            if state.status == 200:  # recorded before the answer, so the sender never
+                with lock:  # returns before the record is there
+                    state.answered.append(record)
             self.send_response(state.status)
             self.end_headers()
-            if state.status == 200:
-                with lock:
-                    state.answered.append(record)
 
         def log_message(self, *args: Any) -> None:
             pass
