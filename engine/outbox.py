@@ -21,7 +21,6 @@ deduplicate on the message id).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from engine.models import ProcessInstance
 from engine.models import Ticket
 from engine.runtime import Instance
 from engine.runtime import Step
+from engine.settings import seconds_from_env
 
 log = logging.getLogger(__name__)
 
@@ -283,16 +283,7 @@ def backoff(attempts: int) -> timedelta:
 def lease_from_env(env: Mapping[str, str] | None = None) -> timedelta:
     """How long a deliverer holds the rows it claimed: ``LAKSA_OUTBOX_LEASE_SECONDS``, else
     LEASE. A deliverer that dies holds them this long; the next one then sends them."""
-    value = (os.environ if env is None else env).get(LEASE_ENV, "").strip()
-    if not value:
-        return LEASE
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise ValueError(f"{LEASE_ENV} must be a number of seconds, not {value!r}") from None
-    if seconds <= 0:
-        raise ValueError(f"{LEASE_ENV} must be positive, not {value!r}")
-    return timedelta(seconds=seconds)
+    return seconds_from_env(LEASE_ENV, LEASE, env)
 
 
 def claim_due(

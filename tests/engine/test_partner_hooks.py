@@ -78,11 +78,11 @@ def receiver() -> Iterator[Receiver]:
                 state.hanging.set()
                 state.release.wait(60)
                 return
+            if state.status == 200:  # recorded before the answer, so the sender never
+                with lock:  # returns before the record is there
+                    state.answered.append(record)
             self.send_response(state.status)
             self.end_headers()
-            if state.status == 200:
-                with lock:
-                    state.answered.append(record)
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -175,6 +175,22 @@ def test_events_of_partner_tickets_are_written_per_subscription_and_topic(sessio
     closed = next(r for r in rows if r.topic == partner_hooks.CLOSED)
     assert closed.payload["external_id"] == "CHAT-2"
     assert closed.payload["closed_at"] is not None
+
+
+def test_the_auditors_trail_lists_webhook_rows_by_subscription(session_factory, actors):
+    from engine import audit_trail
+
+    partner = _partner(session_factory)
+    hook, _ = _hook(session_factory, "http://127.0.0.1:9/all", (partner_hooks.STATUS,))
+    number = _submit(session_factory, partner, "CHAT-5")
+    complete(session_factory, actors["verifikator"], number, {"decision": "route"})
+    auditor = Actor(name="user:auditor", role="auditor")
+    with session_factory() as session:
+        notes = audit_trail.trail(session, number, actor=auditor).notifications
+    hooks = [n for n in notes if n.target == f"webhook {hook}"]
+    assert hooks
+    assert {n.element_name for n in hooks} == {partner_hooks.STATUS}
+    assert all(n.recipients == [] and n.state == "pending" for n in hooks)
 
 
 def test_a_ticket_without_a_partner_reads_no_subscription(session_factory, actors):

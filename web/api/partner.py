@@ -79,11 +79,13 @@ class PartnerTicketPageSchema(Schema):
     )
 
 
-def _partner_actor(scope: str) -> Actor:
+def _partner_actor(scope: str | None = None) -> Actor:
+    """The request's partner actor, holding ``scope``; 401 without a key, 403 for users."""
     actor = require_actor()
     if actor.partner_id is None:
         raise Forbidden("for partner keys only (Authorization: Bearer lp_...)")
-    require_scope(scope)
+    if scope is not None:
+        require_scope(scope)
     return actor
 
 
@@ -96,9 +98,7 @@ class Me(MethodView):
     @blp.response(200, PartnerSchema)
     def get(self) -> dict[str, Any]:
         """The partner the key belongs to and the key's scopes (any scope)."""
-        actor = require_actor()
-        if actor.partner_id is None:
-            raise Forbidden("for partner keys only (Authorization: Bearer lp_...)")
+        actor = _partner_actor()
         partner = db().get(Partner, actor.partner_id)
         assert partner is not None  # the key was just checked against it
         return {
