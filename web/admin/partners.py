@@ -76,8 +76,9 @@ def _key_form() -> PartnerKeyForm:
     return form
 
 
-def _webhook_form() -> WebhookForm:
-    form = WebhookForm(prefix="webhook")
+def _webhook_form(*, fresh: bool = False) -> WebhookForm:
+    """The subscription form: as posted, or empty (``fresh``) once a subscription is added."""
+    form = WebhookForm(formdata=None, prefix="webhook") if fresh else WebhookForm(prefix="webhook")
     form.topics.choices = [(t, str(label)) for t, label in TOPIC_LABELS.items()]
     return form
 
@@ -129,6 +130,7 @@ def add_webhook(code: str) -> str:
                 now=_now(),
             )
             session.commit()
+            form = _webhook_form(fresh=True)  # the page offers an empty form for the next one
         except InvalidInput as exc:
             session.rollback()
             target = form.topics if "topics" in exc.fields else form.url
