@@ -16,6 +16,9 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from engine import errors
+from web.open311.render import error_answer as open311_error
+from web.open311.render import format_of
+from web.security import OPEN311_PREFIX
 from web.session import rollback
 
 log = logging.getLogger(__name__)
@@ -91,6 +94,9 @@ def register(app: Flask) -> None:
     def http_error(exc: HTTPException) -> tuple[Response | str, int]:
         rollback()
         status = exc.code or 500
+        if request.path.startswith(OPEN311_PREFIX):  # no route matched: the blueprint's own
+            message = exc.description or exc.name
+            return open311_error(format_of(request.path), status, message), status
         if not _wants_json():
             return page_error(status)
         fields = None
