@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -50,10 +51,11 @@ def prepare_database(url: str) -> None:
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A prepared, empty database on each backend."""
-    if request.param == "sqlite":
+@contextmanager
+def prepared_database(kind: str, tmp_path: Path) -> Iterator[str]:
+    """A prepared, empty database: ``sqlite`` in ``tmp_path``, or ``postgres`` in a fresh
+    schema dropped afterwards (skipped unless LAKSA_TEST_POSTGRES_URL is set)."""
+    if kind == "sqlite":
         url = f"sqlite:///{tmp_path / 'laksa.db'}"
         prepare_database(url)
         yield url
@@ -73,6 +75,13 @@ def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A prepared, empty database on each backend."""
+    with prepared_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

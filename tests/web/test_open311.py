@@ -9,17 +9,13 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
-from sqlalchemy.orm import sessionmaker
 
 from engine.models import Attachment
 from engine.models import AuditEvent
 from engine.models import ProcessInstance
 from engine.models import Ticket
-from engine.settings import Settings
 from tests.web.pages import gif
 from tests.web.pages import jpeg
 from tests.web.pages import multipart
@@ -272,21 +268,6 @@ def test_the_service_definition_in_xml_holds_each_value_with_key_and_name(client
     values = tree.findall("./attributes/attribute/values/value")
     assert values
     assert all(v.findtext("key") and v.findtext("name") for v in values)
-
-
-@pytest.fixture
-def limited(settings: Settings, session_factory: sessionmaker[Session]) -> Flask:
-    from web.app import create_app
-
-    return create_app(
-        {
-            "SETTINGS": settings,
-            "TESTING": True,
-            "DB_ENGINE": session_factory.kw["bind"],
-            "RATELIMIT_ENABLED": True,
-            "LAKSA_SUBMIT_LIMIT": "2 per minute",
-        }
-    )
 
 
 def test_the_third_filing_in_a_minute_is_429_in_the_specifications_format(limited, api_key):

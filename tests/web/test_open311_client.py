@@ -10,9 +10,7 @@ the other client on PyPI, is Python 2 only: it does not import on Python 3.)
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
@@ -22,7 +20,6 @@ from typing import Any
 
 import pytest
 import requests
-import sqlalchemy as sa
 import xmltodict
 from georeport import GeoReport
 from sqlalchemy import select
@@ -43,9 +40,7 @@ from engine.settings import Settings
 from engine.ticket_view import ticket_view
 from tests.conftest import NOW
 from tests.conftest import WORKFLOWS
-from tests.engine.conftest import POSTGRES_ENV
-from tests.engine.conftest import postgres_schema_url
-from tests.engine.conftest import prepare_database
+from tests.engine.conftest import prepared_database
 from tests.factories import open_task
 from tests.web.pages import jpeg
 
@@ -88,36 +83,16 @@ class Live:
     api_key: str
 
 
-def _database(kind: str, tmp_path: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        url = f"sqlite:///{tmp_path / 'laksa.db'}"
-        prepare_database(url)
-        yield url
-        return
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        pytest.skip(f"{POSTGRES_ENV} is not set")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        url = postgres_schema_url(base, schema)
-        prepare_database(url)
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
     """LAKSA on a free loopback port, on a fresh database of each backend."""
+    with prepared_database(request.param, tmp_path) as url:
+        yield from _serve(url, tmp_path)
+
+
+def _serve(url: str, tmp_path: Path) -> Iterator[Live]:
     from web.app import create_app
 
-    databases = _database(request.param, tmp_path)
-    url = next(databases)
     engine = make_engine(url)
     factory = make_session_factory(engine)
     with factory.begin() as session:
@@ -138,7 +113,6 @@ def live(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Live]:
         http.shutdown()
         thread.join(5)
         engine.dispose()
-        next(databases, None)
 
 
 def client(live: Live, fmt: str) -> Partner:
