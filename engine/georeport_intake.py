@@ -122,8 +122,10 @@ def read_request(session: Session, form: Mapping[str, str]) -> TicketInput:
     if title:
         _length(title, "attribute[title]", TITLE)
     else:
-        first_line = description.splitlines()[0].strip()
-        title = first_line[: TITLE[1]].strip() if len(first_line) >= TITLE[0] else description[:3]
+        # The description's first line, or its start when that line is too short to name it.
+        first_line = " ".join(description.splitlines()[0].split())
+        whole = " ".join(description.split())
+        title = (first_line if len(first_line) >= TITLE[0] else whole)[: TITLE[1]].strip()
     kind = _attribute(form, "kind") or "complaint"
     if kind not in KIND_NAMES:
         raise InvalidInput(

@@ -252,6 +252,8 @@ def test_a_partners_form_becomes_a_ticket_input(factory):
     assert (data.latitude, data.longitude) == (-6.17, 106.63)
     assert (data.reporter_name, data.reporter_contact) == ("Budi Santoso", "budi@example.org")
     assert (data.anonymous, data.confidential) == (False, False)
+    short_line = read(factory, description="Di\nJl. Sudirman ada lubang")
+    assert short_line.title == "Di Jl. Sudirman ada lubang"
     titled = read(
         factory, **{"attribute[title]": "Jalan berlubang", "attribute[anonymous]": "true"}
     )
