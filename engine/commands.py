@@ -70,6 +70,7 @@ class TicketInput:
     reporter_contact: str | None = None
     anonymous: bool = False
     confidential: bool = False
+    external_id: str | None = None  # a partner's own reference (kept for partner keys only)
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,9 @@ def submit_ticket(
         raise InvalidInput(
             "unknown category", fields={"category": [f"unknown category '{data.category}'"]}
         )
+    external_id = data.external_id if actor.partner_id is not None else None
+    if external_id is not None:
+        _check_external_id(session, actor.partner_id, external_id)
     definition = definitions.latest_definition(session, process_key)
     bundle = definitions.bundle_for(session, definition)
     process = bundle.processes[definition.key]
@@ -120,7 +124,8 @@ def submit_ticket(
         breached=False,
         reporter_user_id=actor.user_id,
         reporter_secret_hash=secret_hash,
-        **{**asdict(data), "kecamatan": kecamatan},
+        partner_id=actor.partner_id,
+        **{**asdict(data), "kecamatan": kecamatan, "external_id": external_id},
     )
     start_data = {
         "ticket": ticket.number,
@@ -510,6 +515,19 @@ def _write(
     tally.apply(session, plan.cells_before, tally.cells(ticket))
     if ticket.closed_at is not None and not plan.closed_before:
         gallery.publish(session, ticket)
+
+
+def _check_external_id(session: Session, partner_id: int | None, external_id: str) -> None:
+    taken = session.scalar(
+        select(Ticket.number).where(
+            Ticket.partner_id == partner_id, Ticket.external_id == external_id
+        )
+    )
+    if taken is not None:
+        raise Conflict(
+            f"external_id '{external_id}' is ticket {taken} already",
+            fields={"external_id": [f"already ticket {taken}"]},
+        )
 
 
 @contextmanager

@@ -39,7 +39,8 @@ class Actor:
 
     ``via`` is what the command came through, recorded with each audit event: ``session`` (a
     signed-in web session), ``token:<id>`` (an API token), ``private_link`` (the reporter's
-    secret), ``web_form`` or ``api`` (the public, unauthenticated), ``system``.
+    secret), ``web_form`` or ``api`` (the public, unauthenticated), ``system``,
+    ``partner_key:<id>`` (a partner system's key, engine.partners).
     """
 
     name: str
@@ -47,6 +48,10 @@ class Actor:
     groups: frozenset[str] = frozenset()
     user_id: int | None = None
     via: str | None = None
+    # A partner system's key (engine.partners): its partner and what the key may do. Users'
+    # tokens and sessions carry no scopes and are not limited by them.
+    partner_id: int | None = None
+    scopes: frozenset[str] = frozenset()
 
     @classmethod
     def system(cls, what: str) -> Actor:

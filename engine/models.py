@@ -56,7 +56,10 @@ class Ticket(Base):
 
     __tablename__ = "ticket"
     # Nearby open tickets of one category (the report form's "already reported?").
-    __table_args__ = (Index("ix_ticket_nearby", "category", "latitude"),)
+    __table_args__ = (
+        Index("ix_ticket_nearby", "category", "latitude"),
+        UniqueConstraint("partner_id", "external_id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
@@ -92,6 +95,10 @@ class Ticket(Base):
     awaiting: Mapped[str | None] = mapped_column(String(200))
     breached: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # (ever: a deadline of this ticket was missed)
+    # The partner system that submitted it (a partner key), and the partner's own reference,
+    # unique per partner (engine.partners).
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(100))
 
 
 class ProcessInstance(Base):
@@ -225,6 +232,9 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A partner's webhook subscription this row is for (engine.partner_hooks); None for the
+    # notifications of engine.outbox.write.
+    webhook_id: Mapped[int | None] = mapped_column(ForeignKey("partner_webhook.id"), index=True)
 
 
 class Group(Base):
@@ -263,6 +273,46 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+
+
+class Partner(Base):
+    """A partner system (another government app, a chat bot) that uses the API with its keys."""
+
+    __tablename__ = "partner"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)  # a slug
+    name: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class PartnerKey(Base):
+    """A partner's API key ``lp_<prefix>_<secret>``: looked up by prefix, only its hash kept."""
+
+    __tablename__ = "partner_key"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[str] = mapped_column(String(100))  # space-separated: submit read follow
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class PartnerWebhook(Base):
+    """A partner's webhook subscription: where to POST which topics, signed with its secret."""
+
+    __tablename__ = "partner_webhook"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    topics: Mapped[str] = mapped_column(String(200))  # space-separated (engine.partner_hooks)
+    # The HMAC key of its signatures; kept, since every delivery is signed with it.
+    secret: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
 
 
 class Category(Base):

@@ -3,7 +3,8 @@
 - the public, and officers of other OPDs: no confidential ticket; never the reporter's name or
   contact (names are hidden by default, as FixMyStreet's users asked for years); public
   updates; photos on record.
-- the reporter (private link, or the account that filed): their own ticket, confidential too;
+- the reporter (private link, or the account that filed, or the partner system that submitted
+  it, with a key that may read): their own ticket, confidential too;
   their own name and contact; public and reporter updates.
 - the verifier desk and admins: every ticket; the reporter's name and contact always, an
   anonymous reporter's too; every update; uploads not yet on record.
@@ -25,6 +26,7 @@ from sqlalchemy import true
 
 from engine.identity import Actor
 from engine.models import Ticket
+from engine.partners import READ
 
 PUBLIC = "public"
 REPORTER = "reporter"
@@ -79,6 +81,8 @@ def access(ticket: Ticket, *, actor: Actor | None = None, reporter: bool = False
         and actor.user_id == ticket.reporter_user_id
     ):
         return Access(REPORTER, True, True, True, AUDIENCES_REPORTER, False)
+    if actor is not None and partner_reads_own(actor, ticket):
+        return Access(REPORTER, True, True, True, AUDIENCES_REPORTER, False)
     named = not ticket.anonymous
     if actor is not None:
         if DESK_GROUP in actor.groups or actor.role in DESK_ROLES:
@@ -106,4 +110,16 @@ def tickets_seen_by(actor: Actor | None) -> ColumnElement[bool]:
         seen.append(Ticket.opd.in_(sorted(opds)))
     if actor.user_id is not None:
         seen.append(Ticket.reporter_user_id == actor.user_id)
+    if actor.partner_id is not None and READ in actor.scopes:
+        seen.append(Ticket.partner_id == actor.partner_id)
     return or_(*seen)
+
+
+def partner_reads_own(actor: Actor, ticket: Ticket) -> bool:
+    """A partner key with the ``read`` scope sees the tickets its partner submitted as their
+    reporter would (a partner system reports for residents)."""
+    return (
+        actor.partner_id is not None
+        and ticket.partner_id == actor.partner_id
+        and READ in actor.scopes
+    )

@@ -17,12 +17,15 @@ from flask_login import LoginManager
 from flask_login import UserMixin
 from flask_login import current_user
 
+from engine.errors import Forbidden
 from engine.errors import LaksaError
 from engine.identity import VIA_SESSION
 from engine.identity import Actor
 from engine.identity import actor_for_token
 from engine.identity import signed_in_user
 from engine.models import User
+from engine.partners import actor_for_partner_key
+from engine.partners import is_partner_key
 from web.session import db
 
 login_manager = LoginManager()
@@ -73,7 +76,8 @@ def init_app(app: Flask) -> None:
 
 
 def current_actor() -> Actor | None:
-    """The authenticated actor of this request: the bearer token's, else the session's."""
+    """The authenticated actor of this request: the bearer token's (a user's API token or a
+    partner's key, ``lp_...``), else the session's."""
     if "actor" in g:
         actor: Actor | None = g.actor
         return actor
@@ -83,7 +87,11 @@ def current_actor() -> Actor | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("use 'Authorization: Bearer <token>'")
-        actor = actor_for_token(db(), token.strip(), now=datetime.now(UTC))
+        token = token.strip()
+        if is_partner_key(token):
+            actor = actor_for_partner_key(db(), token, now=datetime.now(UTC))
+        else:
+            actor = actor_for_token(db(), token, now=datetime.now(UTC))
         if actor is None:
             raise Unauthorized("unknown, expired or revoked token")
     elif current_user.is_authenticated:
@@ -96,4 +104,15 @@ def require_actor() -> Actor:
     actor = current_actor()
     if actor is None:
         raise Unauthorized("authentication required")
+    return actor
+
+
+def require_scope(scope: str) -> Actor | None:
+    """The request's actor, refused (403) when it is a partner key without ``scope``.
+
+    Users' tokens, sessions and the public are not limited by scopes (their role decides).
+    """
+    actor = current_actor()
+    if actor is not None and actor.partner_id is not None and scope not in actor.scopes:
+        raise Forbidden(f"this partner key lacks the '{scope}' scope", fields={"scope": [scope]})
     return actor

@@ -20,6 +20,7 @@ from marshmallow import fields
 from marshmallow import validate
 
 from engine import commands
+from engine import partners
 from engine import reporter
 from engine.errors import Forbidden
 from engine.errors import NotFound
@@ -29,6 +30,7 @@ from engine.models import Ticket
 from engine.ticket_view import find
 from web.api.tickets import SECRET_HEADER
 from web.auth import require_actor
+from web.auth import require_scope
 from web.session import db
 
 MESSAGES = ("reporter_reply", "reporter_confirms", "reporter_disputes")
@@ -86,6 +88,7 @@ class TicketMessages(MethodView):
             actor = Actor(name="reporter:secret", role="citizen", via=VIA_PRIVATE_LINK)
         else:
             actor = require_actor()
+            require_scope(partners.FOLLOW)
             ticket = find(session, number)
             if not _may_speak_for_reporter(actor, ticket):
                 if ticket.confidential:
@@ -112,4 +115,6 @@ class TicketMessages(MethodView):
 def _may_speak_for_reporter(actor: Actor, ticket: Ticket) -> bool:
     if ticket.reporter_user_id is not None and actor.user_id == ticket.reporter_user_id:
         return True
+    if actor.partner_id is not None:  # a partner key answers for its own tickets' reporters
+        return ticket.partner_id == actor.partner_id
     return bool(actor.groups & RELAY_GROUPS) or actor.role in RELAY_ROLES

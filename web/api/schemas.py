@@ -62,6 +62,14 @@ class TicketCreateSchema(Schema):
     reporter = fields.Nested(ReporterSchema, load_default=None)
     anonymous = fields.Boolean(load_default=False)
     confidential = fields.Boolean(load_default=False)
+    external_id = Text(
+        load_default=None,
+        validate=validate.Length(min=1, max=100),
+        metadata={
+            "description": "the partner's own reference, unique per partner (kept for "
+            "partner keys only; find the ticket by it in GET /api/v1/partner/tickets)"
+        },
+    )
 
     @validates_schema
     def reporter_reachable(self, data: dict[str, Any], **kwargs: Any) -> None:

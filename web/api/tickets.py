@@ -17,6 +17,7 @@ from werkzeug.exceptions import BadRequest
 
 from engine import attachments
 from engine import commands
+from engine import partners
 from engine.attachments import MAX_PER_REPORT
 from engine.attachments import StoredImage
 from engine.errors import Forbidden
@@ -34,6 +35,7 @@ from web.api.schemas import TicketCreateSchema
 from web.api.schemas import TicketPublicSchema
 from web.auth import current_actor
 from web.auth import require_actor
+from web.auth import require_scope
 from web.extensions import limiter
 from web.security import submit_limit
 from web.session import db
@@ -124,7 +126,7 @@ class Tickets(MethodView):
         opens the reporter's view and lets the reporter answer (only its hash is stored).
         """
         body, photos = _create_body()
-        actor = current_actor() or Actor.public(VIA_API)
+        actor = require_scope(partners.SUBMIT) or Actor.public(VIA_API)
         location = body.get("location") or {}
         reporter = body.get("reporter") or {}
         data = commands.TicketInput(
@@ -140,6 +142,7 @@ class Tickets(MethodView):
             reporter_contact=reporter.get("contact"),
             anonymous=body["anonymous"],
             confidential=body["confidential"],
+            external_id=body["external_id"],
         )
         session = db()
         result = commands.submit_ticket(
