@@ -27,6 +27,7 @@ from werkzeug.routing import Rule
 
 from engine import definitions
 from engine import demo
+from engine import partners
 from engine.db import Base
 from engine.db import make_engine
 from engine.db import make_session_factory
@@ -245,6 +246,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for name in PEOPLE:
             tokens[name] = create_token(session, username=name, name="matrix", now=NOW)
         create_token(session, username="admin", name="to revoke", now=NOW)
+        partners.create_partner(session, code="mitra", name="Mitra", now=NOW)
+        _, partner_key = partners.create_key(
+            session, partner_code="mitra", scopes=[partners.SUBMIT], now=NOW
+        )
     from web.app import create_app
 
     app = create_app(
@@ -283,6 +288,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "service_code": "jalan_rusak",
             "service_request_id": ticket.number,
             "token": ticket.number,
+            "api_key": partner_key,  # not a URL variable: the key Open311 partners file with
         }
     pages = {"public": app.test_client()}
     for name in PEOPLE:
@@ -314,7 +320,7 @@ def _outcome(world: World, who: str, rule: Rule, method: str) -> str:
     if path.startswith("/open311/"):  # a partner's system: no session, its key in the form
         browser = world.app.test_client()
         if method != "GET":
-            kwargs["data"] = {"api_key": world.tokens["warga"]}
+            kwargs["data"] = {"api_key": world.values["api_key"]}
     elif method != "GET":
         if api:
             kwargs["json"] = {}

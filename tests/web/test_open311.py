@@ -11,11 +11,16 @@ from xml.etree import ElementTree as ET
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
 
+from engine import partners
 from engine.models import Attachment
 from engine.models import AuditEvent
+from engine.models import Partner
 from engine.models import ProcessInstance
 from engine.models import Ticket
+from tests.conftest import NOW
 from tests.web.pages import gif
 from tests.web.pages import jpeg
 from tests.web.pages import multipart
@@ -37,10 +42,20 @@ FORM = {
 JAKARTA_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+07:00$")
 
 
+def partner_key(
+    factory: sessionmaker[Session], scopes: tuple[str, ...] = (partners.SUBMIT,)
+) -> str:
+    with factory.begin() as session:
+        if session.scalar(select(Partner.id).where(Partner.code == "fixmystreet")) is None:
+            partners.create_partner(session, code="fixmystreet", name="FixMyStreet", now=NOW)
+        _, key = partners.create_key(session, partner_code="fixmystreet", scopes=scopes, now=NOW)
+    return key
+
+
 @pytest.fixture
-def api_key(tokens: dict[str, str]) -> str:
-    """A key a partner files with."""
-    return tokens["verifikator"]
+def api_key(session_factory: sessionmaker[Session]) -> str:
+    """A partner's key that may file (the submit scope)."""
+    return partner_key(session_factory)
 
 
 def file(client: FlaskClient, api_key: str | None, fmt: str = "json", **changes: Any) -> Any:
@@ -85,7 +100,10 @@ def test_filing_form_encoded_answers_the_id_and_makes_the_ticket(client, api_key
     assert (ticket.reporter_name, ticket.reporter_contact) == (NAME, EMAIL)
     assert (ticket.kecamatan, ticket.location) == ("Tangerang", FORM["address_string"])
     assert (ticket.latitude, ticket.longitude) == (-6.1781, 106.6297)
-    assert ticket.reporter_user_id is None  # the key's user is not the reporter
+    assert ticket.reporter_user_id is None
+    with session_factory() as session:
+        partner = session.scalars(select(Partner).where(Partner.code == "fixmystreet")).one()
+    assert ticket.partner_id == partner.id
     with session_factory() as session:
         first = session.scalars(
             select(AuditEvent)
@@ -94,7 +112,7 @@ def test_filing_form_encoded_answers_the_id_and_makes_the_ticket(client, api_key
             .order_by(AuditEvent.seq)
         ).first()
     assert first is not None
-    assert (first.actor, first.via[:6]) == ("user:verifikator", "token:")
+    assert (first.actor, first.via.split(":")[0]) == ("partner:fixmystreet", "partner_key")
 
 
 def test_filing_as_xml_answers_xml(client, api_key):
@@ -144,6 +162,27 @@ def test_filing_without_a_valid_api_key_is_403(client, session_factory, fmt, key
     [error] = errors_of(response, fmt)
     assert error["code"] == 403
     assert "api_key" in error["description"]
+    with session_factory() as session:
+        assert session.scalars(select(Ticket)).all() == []
+
+
+def test_a_key_that_may_not_submit_a_revoked_key_or_a_users_token_is_403(
+    client, session_factory, tokens
+):
+    reader = partner_key(session_factory, scopes=(partners.READ, partners.FOLLOW))
+    with session_factory.begin() as session:
+        row, revoked = partners.create_key(
+            session, partner_code="fixmystreet", scopes=[partners.SUBMIT], now=NOW
+        )
+        partners.revoke_key(session, key_id=row.id, now=NOW)
+    for key, says in (
+        (reader, "submit"),
+        (revoked, "not valid"),
+        (tokens["verifikator"], "not valid"),
+    ):
+        response = file(client, key)
+        assert response.status_code == 403, key
+        assert says in errors_of(response, "json")[0]["description"]
     with session_factory() as session:
         assert session.scalars(select(Ticket)).all() == []
 

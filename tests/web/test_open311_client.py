@@ -28,11 +28,10 @@ from sqlalchemy.orm import sessionmaker
 from werkzeug.serving import make_server
 
 from engine import commands
+from engine import partners
 from engine.db import make_engine
 from engine.db import make_session_factory
 from engine.identity import Actor
-from engine.identity import create_token
-from engine.identity import create_user
 from engine.models import Attachment
 from engine.models import Category
 from engine.models import Ticket
@@ -96,10 +95,10 @@ def _serve(url: str, tmp_path: Path) -> Iterator[Live]:
     engine = make_engine(url)
     factory = make_session_factory(engine)
     with factory.begin() as session:
-        create_user(
-            session, username="mitra", password="sandi-mitra-1", role="citizen", groups=[], now=NOW
+        partners.create_partner(session, code="kota-app", name="Aplikasi Kota", now=NOW)
+        _, key = partners.create_key(
+            session, partner_code="kota-app", scopes=[partners.SUBMIT], now=NOW
         )
-        key = create_token(session, username="mitra", name="open311", now=NOW)
     settings = Settings(
         home=tmp_path, database_url=url, redis_url=None, secret_key="test", workflows_dir=WORKFLOWS
     )

@@ -1,8 +1,9 @@
 """Open311 GeoReport v2 under /open311/v2, in JSON and XML (the path's ``.json`` / ``.xml``).
 
 Reads are the public's (engine.georeport): no confidential ticket, no reporter's name or
-contact. Filing (``POST requests``) needs an ``api_key``; it goes through the same use case
-as every report (engine.commands.submit_ticket), rate-limited like the public form. Errors
+contact. Filing (``POST requests``) needs an ``api_key``, a partner key (engine.partners) with
+the ``submit`` scope; it goes through the same use case as every report
+(engine.commands.submit_ticket), rate-limited like the public form. Errors
 are the specification's (``[{"code", "description"}]``, ``<errors>``), never a traceback.
 """
 
@@ -24,6 +25,7 @@ from engine import commands
 from engine import georeport
 from engine import georeport_intake
 from engine import georeport_updates
+from engine import partners
 from engine.attachments import MAX_PER_REPORT
 from engine.attachments import StoredImage
 from engine.errors import Forbidden
@@ -33,7 +35,6 @@ from engine.errors import NotDeployed
 from engine.errors import NotFound
 from engine.errors import TooLarge
 from engine.identity import Actor
-from engine.identity import actor_for_token
 from engine.media import MAX_BYTES
 from engine.media import process_image
 from web.extensions import limiter
@@ -52,23 +53,26 @@ SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = datetime(2026, 12, 2, tzinfo=UTC)  # when this API last changed its shape
 FMT = "<any(json, xml):fmt>"
 PHOTO_FIELD = "media"  # the multipart file field of POST requests
+KEY_SERVICE = "api_key: a partner key with the submit scope, from the city's LAKSA administrators"
 
 blp = Blueprint("open311", __name__, url_prefix=PREFIX)
 
 
 def _submitter() -> Actor:
-    """Who files through ``POST requests``: the holder of a valid ``api_key``, else 403.
-
-    The key is an API token (``laksa tokens create``); the report is filed in its name (the
-    audit trail records it) with no more power than a resident's.
-    """
+    """Who files through ``POST requests``: a partner key with the ``submit`` scope, given as
+    ``api_key`` (in the form, or the query as some clients send it); 403 otherwise, in the
+    specification's error format."""
     key = (request.form.get("api_key") or request.args.get("api_key") or "").strip()
     if not key:
         raise Forbidden("api_key was not provided")
-    actor = actor_for_token(db(), key, now=datetime.now(UTC))
+    actor = partners.actor_for_partner_key(db(), key, now=datetime.now(UTC))
     if actor is None:
-        raise Forbidden("api_key is not valid")
-    return Actor(name=actor.name, role="citizen", via=actor.via)
+        raise Forbidden("api_key is not valid (unknown, revoked or expired)")
+    if partners.SUBMIT not in actor.scopes:
+        raise Forbidden(
+            f"this api_key may not file requests (it needs the '{partners.SUBMIT}' scope)"
+        )
+    return actor
 
 
 def _photo_url(photo_id: int | None) -> str | None:
@@ -108,7 +112,7 @@ def discovery(fmt: str) -> Response:
         {
             "changeset": CHANGESET,
             "contact": url_for("public.home", _external=True),
-            "key_service": "api_key: ask the city's LAKSA administrators (laksa tokens create)",
+            "key_service": KEY_SERVICE,
             "endpoints": [
                 {
                     "specification": SPECIFICATION,
