@@ -64,6 +64,7 @@ def find_updates(
     rows = session.execute(
         select(
             TicketUpdate.id,
+            TicketUpdate.ticket_id,
             Ticket.number,
             TicketUpdate.at,
             TicketUpdate.kind,
@@ -88,8 +89,14 @@ def find_updates(
         .offset((page - 1) * page_size)
     ).all()
     photos = _public_photos(session, {r.attachment_id for r in rows if r.attachment_id})
+    after = _after_photos(session, {r.ticket_id for r in rows if r.kind == "status"}, start, end)
     updates = []
     for r in rows:
+        # The after-photo goes on record with the command that resolves: its status's update
+        # shows it (once).
+        photo_id = r.attachment_id if r.attachment_id in photos else None
+        if photo_id is None and r.kind == "status":
+            photo_id = after.pop((r.ticket_id, r.at), None)
         bundle = definitions.bundle_of(session, r.definition_id)
         status = r.status_then
         if r.kind == "status" or not (r.text or "").strip():
@@ -103,7 +110,7 @@ def find_updates(
                 status="closed" if r.closed_at is not None and r.id >= r.closing else "open",
                 updated_datetime=r.at,
                 description=description,
-                photo_id=r.attachment_id if r.attachment_id in photos else None,
+                photo_id=photo_id,
                 external_status_code=status,
             )
         )
@@ -122,3 +129,22 @@ def _public_photos(session: Session, ids: set[int]) -> set[int]:
             )
         )
     )
+
+
+def _after_photos(
+    session: Session, ticket_ids: set[int], start: datetime, end: datetime
+) -> dict[tuple[int, datetime], int]:
+    """After-photos put on record between ``start`` and ``end``, by ticket and moment."""
+    if not ticket_ids:
+        return {}
+    rows = session.execute(
+        select(Attachment.ticket_id, Attachment.linked_at, func.min(Attachment.id))
+        .where(
+            Attachment.ticket_id.in_(sorted(ticket_ids)),
+            Attachment.purpose == "after",
+            Attachment.linked_at >= start,
+            Attachment.linked_at <= end,
+        )
+        .group_by(Attachment.ticket_id, Attachment.linked_at)
+    ).all()
+    return {(ticket_id, at): photo_id for ticket_id, at, photo_id in rows if at is not None}

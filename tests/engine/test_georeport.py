@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from engine import attachments
 from engine import georeport
 from engine import georeport_intake
 from engine import georeport_updates
@@ -28,6 +29,7 @@ from engine.models import Ticket
 from tests.conftest import NOW
 from tests.factories import ROAD
 from tests.factories import complete
+from tests.factories import fake_image
 from tests.factories import submit
 
 VERIFIER = Actor("user:ani", "verifier", frozenset({"verifier"}))
@@ -212,6 +214,29 @@ def test_updates_are_the_public_timeline_with_the_status_at_the_time(factory):
         factory, start_date=(NOW + timedelta(minutes=5)).isoformat(), end_date=LATER.isoformat()
     )
     assert "Diterima" not in [u.description for u in later_only]
+    assert all(u.photo_id is None for u in found)
+
+
+def test_the_resolved_update_shows_the_after_photo(factory):
+    number = submit(factory)
+    complete(factory, VERIFIER, number, {"decision": "route"})
+    complete(factory, DPUPR, number, {"decision": "accept", "complexity": "simple"})
+    complete(factory, DPUPR, number, {"decision": "resolve", "resolution": "Ditambal"})
+    with factory.begin() as session:
+        ticket = session.scalars(select(Ticket).where(Ticket.number == number)).one()
+        [photo] = attachments.add(
+            session,
+            ticket_id=ticket.id,
+            purpose="after",
+            uploader="user:dedi",
+            images=[fake_image(1)],
+            now=NOW,
+            linked=False,
+        )
+    complete(factory, DPUPR, number, {"after_photo": photo.id}, now=LATER)
+    found = updates(factory, start_date=NOW.isoformat(), end_date=LATER.isoformat())
+    shown = [(u.external_status_code, u.photo_id) for u in found if u.photo_id is not None]
+    assert shown == [("resolved", photo.id)]
 
 
 def test_an_update_after_closing_is_closed_and_reporter_only_text_is_not_an_update(factory):
