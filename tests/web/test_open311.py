@@ -250,6 +250,14 @@ def test_json_and_xml_carry_the_same_request(client, api_key):
     assert (as_json["status"], as_json["status_notes"]) == ("open", "Verifikasi")
 
 
+def test_a_character_xml_cannot_hold_does_not_break_the_xml_answer(client, api_key):
+    number = filed(client, api_key, description="Lubang\x0bbesar\x1b di jalan")
+    [as_xml] = xml_items(client.get(f"{V2}/requests/{number}.xml"), "service_requests")
+    assert as_xml["description"] == "Lubang\ufffdbesar\ufffd di jalan"
+    [as_json] = client.get(f"{V2}/requests/{number}.json").get_json()
+    assert as_json["description"] == "Lubang\x0bbesar\x1b di jalan"
+
+
 def test_no_answer_names_or_reaches_the_reporter(client, api_key):
     number = filed(client, api_key)
     filed(client, api_key, email=None, phone=PHONE)

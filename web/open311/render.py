@@ -11,6 +11,7 @@ xml.etree, so every text is escaped. Datetimes are ISO 8601 in Asia/Jakarta (+07
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from collections.abc import Sequence
 from datetime import datetime
@@ -52,10 +53,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# Characters XML 1.0 cannot hold at all (a description pasted from elsewhere may carry one):
+# written raw they would make the whole answer unreadable to every XML parser.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return _NOT_XML.sub("\ufffd", str(value))
 
 
 def _fill(element: ET.Element, name: str, value: Any) -> None:
