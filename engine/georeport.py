@@ -43,6 +43,7 @@ MAX_DAYS = 90  # the specification's longest date range
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 MAX_IDS = 100  # service_request_id=a,b,c...
+YEARS = (1970, 2999)  # dates a window may name (beyond them, date arithmetic overflows)
 STATUSES = ("open", "closed")
 KIND_NAMES = {  # web/api/schemas.KINDS, with the names residents read
     "complaint": "Pengaduan",
@@ -186,16 +187,19 @@ def _when(params: Mapping[str, str], name: str, *, end_of_day: bool) -> datetime
     problem = {name: ["a W3C datetime such as 2026-11-23T09:00:00+07:00, or a date"]}
     try:
         if len(raw) == 10:
-            day = date.fromisoformat(raw)
-            moment = datetime.combine(day, time(), JAKARTA)
-            return (moment + timedelta(days=1) if end_of_day else moment).astimezone(UTC)
-        # A '+' of an offset arrives as a space when a client did not encode it.
-        value = datetime.fromisoformat(raw.replace(" ", "+") if "T" in raw else raw)
-    except ValueError:
+            value = datetime.combine(date.fromisoformat(raw), time(), JAKARTA)
+        else:
+            # A '+' of an offset arrives as a space when a client did not encode it.
+            value = datetime.fromisoformat(raw.replace(" ", "+") if "T" in raw else raw)
+        if not YEARS[0] <= value.year <= YEARS[1]:
+            raise ValueError(value.year)
+        if len(raw) == 10 and end_of_day:
+            value += timedelta(days=1)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=JAKARTA)  # the city's time, as its people write it
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidInput(f"{name} is not a date or datetime", fields=problem) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=JAKARTA)  # the city's time, as its people write it
-    return value.astimezone(UTC)
 
 
 def _listed(params: Mapping[str, str], name: str) -> list[str]:
@@ -206,7 +210,7 @@ def positive(params: Mapping[str, str], name: str, default: int, most: int) -> i
     raw = (params.get(name) or "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= most:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= most:
         raise InvalidInput(
             f"{name} must be a number from 1 to {most}",
             fields={name: [f"a whole number from 1 to {most}"]},

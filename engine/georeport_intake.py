@@ -26,6 +26,8 @@ TITLE = (3, 200)
 DESCRIPTION = (3, 5000)
 ADDRESS_MAX = 300
 NAME_MAX = 120
+CONTACT_MAX = 200
+KECAMATAN_MAX = 80
 MEDIA_URL_MAX = 500
 _TRUE = ("true", "1", "ya", "yes")
 _FALSE = ("false", "0", "tidak", "no", "")
@@ -75,6 +77,12 @@ def _length(value: str, name: str, bounds: tuple[int, int]) -> str:
             fields={name: [f"{low} to {high} characters"]},
         )
     return value
+
+
+def _kecamatan(form: Mapping[str, str]) -> str | None:
+    """The kecamatan as sent (its key or its name; the use case finds the city's spelling)."""
+    value = " ".join(_attribute(form, "kecamatan").split())
+    return _length(value, "attribute[kecamatan]", (1, KECAMATAN_MAX)) if value else None
 
 
 def _media_url(form: Mapping[str, str]) -> str | None:
@@ -136,7 +144,7 @@ def read_request(session: Session, form: Mapping[str, str]) -> TicketInput:
     if name is not None:
         _length(name, "first_name", (1, NAME_MAX))
     contact = _text(form, "email") or _text(form, "phone") or None
-    if contact is not None and not valid_contact(contact):
+    if contact is not None and (len(contact) > CONTACT_MAX or not valid_contact(contact)):
         raise InvalidInput(
             "email or phone is not valid",
             fields={"email": ["an e-mail address, or a phone number (8 to 15 digits)"]},
@@ -149,7 +157,7 @@ def read_request(session: Session, form: Mapping[str, str]) -> TicketInput:
         location=address,
         latitude=latitude,
         longitude=longitude,
-        kecamatan=_attribute(form, "kecamatan") or None,
+        kecamatan=_kecamatan(form),
         reporter_name=name,
         reporter_contact=contact,
         anonymous=_flag(form, "anonymous") or contact is None,
