@@ -93,10 +93,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response | str, int]:
         rollback()
-        status = exc.code or 500
-        if request.path.startswith(OPEN311_PREFIX):  # no route matched: the blueprint's own
+        if request.path.startswith(OPEN311_PREFIX):  # no route matched: Open311's own format
             message = exc.description or exc.name
-            return open311_error(format_of(request.path), status, message), status
+            return open311_error(format_of(request.path), exc.code or 500, message), exc.code or 500
+        status = exc.code or 500
         if not _wants_json():
             return page_error(status)
         fields = None

@@ -53,8 +53,8 @@ def prepare_database(url: str) -> None:
 
 @contextmanager
 def prepared_database(kind: str, tmp_path: Path) -> Iterator[str]:
-    """A prepared, empty database: ``sqlite`` in ``tmp_path``, or ``postgres`` in a fresh
-    schema dropped afterwards (skipped unless LAKSA_TEST_POSTGRES_URL is set)."""
+    """A prepared, empty database: SQLite in ``tmp_path``, or a fresh PostgreSQL schema
+    (skipped unless LAKSA_TEST_POSTGRES_URL is set), dropped afterwards."""
     if kind == "sqlite":
         url = f"sqlite:///{tmp_path / 'laksa.db'}"
         prepare_database(url)
