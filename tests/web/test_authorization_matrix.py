@@ -27,7 +27,6 @@ from werkzeug.routing import Rule
 
 from engine import definitions
 from engine import demo
-from engine import partners
 from engine.db import Base
 from engine.db import make_engine
 from engine.db import make_session_factory
@@ -40,6 +39,9 @@ from engine.models import Incident
 from engine.models import ProcessInstance
 from engine.models import Ticket
 from engine.models import User
+from engine.partners import SUBMIT
+from engine.partners import create_key
+from engine.partners import create_partner
 from engine.settings import Settings
 from tests.conftest import NOW
 from tests.conftest import WORKFLOWS
@@ -109,6 +111,17 @@ EXPECTED: dict[str, Rule_] = {
     "tickets.Ticket": PUBLIC,  # the public view of a ticket
     "tickets.ReporterView": PUBLIC,  # with the reporter's secret
     "replies.TicketMessages": PUBLIC,  # with the reporter's secret
+    # Open311 GeoReport v2: the public's reads; filing takes a partner's api_key in the form
+    # (sent here as a partner would; without one it is a 403 for everybody,
+    # tests/web/test_open311.py).
+    "open311.discovery": PUBLIC,
+    "open311.services": PUBLIC,
+    "open311.service_definition": PUBLIC,
+    "open311.requests": PUBLIC,
+    "open311.create_request": PUBLIC,
+    "open311.service_request": PUBLIC,
+    "open311.token": PUBLIC,
+    "open311.service_request_updates": PUBLIC,
     # Every signed-in user: their own account, their inbox (empty when they have no group).
     "officer.sign_out": PUBLIC,  # signed out already: back to the home page
     "officer.password": STAFF,
@@ -176,17 +189,6 @@ EXPECTED: dict[str, Rule_] = {
     "admin.add_group": ADMIN,
     "admin.tokens": ADMIN,
     "admin.revoke": ADMIN,
-    # Open311 GeoReport v2: the public's reads; filing takes a partner's api_key in the form
-    # (sent here as a partner would; without one it is a 403 for everybody,
-    # tests/web/test_open311.py).
-    "open311.discovery": PUBLIC,
-    "open311.services": PUBLIC,
-    "open311.service_definition": PUBLIC,
-    "open311.requests": PUBLIC,
-    "open311.create_request": PUBLIC,
-    "open311.service_request": PUBLIC,
-    "open311.token": PUBLIC,
-    "open311.service_request_updates": PUBLIC,
 }
 
 
@@ -246,10 +248,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for name in PEOPLE:
             tokens[name] = create_token(session, username=name, name="matrix", now=NOW)
         create_token(session, username="admin", name="to revoke", now=NOW)
-        partners.create_partner(session, code="mitra", name="Mitra", now=NOW)
-        _, partner_key = partners.create_key(
-            session, partner_code="mitra", scopes=[partners.SUBMIT], now=NOW
-        )
     from web.app import create_app
 
     app = create_app(
@@ -271,11 +269,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         incident = session.scalars(select(Incident)).one()
         admin = session.scalars(select(User).where(User.username == "admin")).one()
         token = session.scalars(select(ApiToken).where(ApiToken.name == "to revoke")).one()
+        create_partner(session, code="mitra-open311", name="Mitra Open311", now=NOW)
+        _, open311_key = create_key(session, partner_code="mitra-open311", scopes=[SUBMIT], now=NOW)
         assert photo is not None
         values = {
             "task_id": task.id,
             "number": ticket.number,
             "secret": ticket.secret,
+            "fmt": "json",
+            "service_code": "jalan_rusak",
+            "service_request_id": ticket.number,
+            "token": ticket.number,
+            "api_key": open311_key,  # not a URL variable: the key Open311 partners file with
             "attachment_id": photo.id,
             "incident_id": incident.id,
             "user_id": admin.id,
@@ -284,11 +289,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "filename": "laksa.css",
             "bundle_id": 1,
             "name": "complaint.bpmn",
-            "fmt": "json",
-            "service_code": "jalan_rusak",
-            "service_request_id": ticket.number,
-            "token": ticket.number,
-            "api_key": partner_key,  # not a URL variable: the key Open311 partners file with
         }
     pages = {"public": app.test_client()}
     for name in PEOPLE:
