@@ -105,12 +105,6 @@ EXPECTED: dict[str, Rule_] = {
     "reporter.confirm": PUBLIC,
     "reporter.rate": PUBLIC,
     "reporter.dispute": PUBLIC,
-    "officer.sign_in": PUBLIC,
-    "api-docs.openapi_json": PUBLIC,
-    "tickets.Tickets": PUBLIC,  # filing a report needs no account
-    "tickets.Ticket": PUBLIC,  # the public view of a ticket
-    "tickets.ReporterView": PUBLIC,  # with the reporter's secret
-    "replies.TicketMessages": PUBLIC,  # with the reporter's secret
     # Open311 GeoReport v2: the public's reads; filing takes a partner's api_key in the form
     # (sent here as a partner would; without one it is a 403 for everybody,
     # tests/web/test_open311.py).
@@ -122,6 +116,12 @@ EXPECTED: dict[str, Rule_] = {
     "open311.service_request": PUBLIC,
     "open311.token": PUBLIC,
     "open311.service_request_updates": PUBLIC,
+    "officer.sign_in": PUBLIC,
+    "api-docs.openapi_json": PUBLIC,
+    "tickets.Tickets": PUBLIC,  # filing a report needs no account
+    "tickets.Ticket": PUBLIC,  # the public view of a ticket
+    "tickets.ReporterView": PUBLIC,  # with the reporter's secret
+    "replies.TicketMessages": PUBLIC,  # with the reporter's secret
     # Every signed-in user: their own account, their inbox (empty when they have no group).
     "officer.sign_out": PUBLIC,  # signed out already: back to the home page
     "officer.password": STAFF,
