@@ -77,6 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.auditor import blp as auditor_blp
     from web.designer import blp as designer_blp
     from web.officer import blp as officer_blp
+    from web.open311 import blp as open311_blp
     from web.public import blp as public_blp
     from web.reporter import blp as reporter_blp
 
@@ -89,6 +90,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_blp)
     app.register_blueprint(designer_blp)
     app.register_blueprint(auditor_blp)
+    app.register_blueprint(open311_blp)
     init_api(app)
     errors.register(app)  # after flask-smorest, so our error body wins
     return app

@@ -17,6 +17,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed
 
 from engine import errors
+from web.open311.render import error_answer as open311_error
+from web.open311.render import format_of
+from web.security import OPEN311_PREFIX
 from web.session import rollback
 
 log = logging.getLogger(__name__)
@@ -107,6 +110,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response | str, int]:
         rollback()
+        if request.path.startswith(OPEN311_PREFIX):  # no route matched: Open311's own format
+            message = exc.description or exc.name
+            return open311_error(format_of(request.path), exc.code or 500, message), exc.code or 500
         status = exc.code or 500
         allow = exc.valid_methods if isinstance(exc, MethodNotAllowed) else None
         if not _wants_json():

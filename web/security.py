@@ -14,11 +14,13 @@ from web.extensions import csrf
 from web.extensions import limiter
 
 API_PREFIX = "/api/"
+OPEN311_PREFIX = "/open311/"  # partners' systems post forms with an api_key, not a session
 
 
 def init_app(app: Flask) -> None:
     # The JSON API authenticates with bearer tokens and takes JSON or multipart from apps, not
-    # forms from browsers' sessions: pages are checked here, the API is not.
+    # forms from browsers' sessions, and Open311 takes an api_key in the form: pages are
+    # checked here, the APIs are not.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     inputs.init_app(app)  # NUL, surrogates, depth and size: before any form or body is read
     csrf.init_app(app)
@@ -26,7 +28,7 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def protect_forms() -> None:
-        if not request.path.startswith(API_PREFIX):
+        if not request.path.startswith((API_PREFIX, OPEN311_PREFIX)):
             csrf.protect()
 
     @app.after_request
