@@ -58,6 +58,8 @@ class Ticket(Base):
     # Nearby open tickets of one category (the report form's "already reported?").
     __table_args__ = (
         Index("ix_ticket_nearby", "category", "latitude"),
+        # Tickets by time of receipt, newest first (Open311's GET requests and its dates).
+        Index("ix_ticket_created", "created_at", "id"),
         UniqueConstraint("partner_id", "external_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -370,7 +372,11 @@ class TicketUpdate(Base):
     ``reporter``: the reporter and entitled staff)."""
 
     __tablename__ = "ticket_update"
-    __table_args__ = (Index("ix_ticket_update_ticket", "ticket_id", "id"),)
+    __table_args__ = (
+        Index("ix_ticket_update_ticket", "ticket_id", "id"),
+        # The timeline of every ticket between two times (Open311's servicerequestupdates).
+        Index("ix_ticket_update_at", "at", "id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id"))
     at: Mapped[datetime]
