@@ -15,9 +15,22 @@ from flask_wtf.csrf import CSRFProtect
 PARTNER_KEY_SCHEME = "bearer lp_"
 
 
+def presented_partner_key() -> str | None:
+    """The partner key the request presents, unchecked: ``Authorization: Bearer lp_...``, or
+    on Open311 the ``api_key`` field of the form or the query (GeoReport v2's place for it)."""
+    header = request.headers.get("Authorization", "").strip()
+    if header.lower().startswith(PARTNER_KEY_SCHEME):
+        return header
+    if request.path.startswith("/open311/"):
+        given = request.values.get("api_key", "")
+        if given.startswith(PARTNER_KEY_SCHEME.removeprefix("bearer ")):
+            return "Bearer " + given
+    return None
+
+
 def partner_request() -> bool:
-    """Whether the request carries a partner key (``Authorization: Bearer lp_...``)."""
-    return request.headers.get("Authorization", "").lower().startswith(PARTNER_KEY_SCHEME)
+    """Whether the request carries a partner key (checked later, by the view)."""
+    return presented_partner_key() is not None
 
 
 def partner_limit() -> str:
@@ -26,10 +39,10 @@ def partner_limit() -> str:
 
 
 def partner_key_bucket() -> str:
-    """One bucket per key: a hash of the header, so counting needs no database and a guessed
-    key never spends a real key's allowance."""
-    header = request.headers.get("Authorization", "")
-    return "partner:" + hashlib.sha256(header.strip().encode()).hexdigest()[:32]
+    """One bucket per key: a hash of it, so counting needs no database and a guessed key never
+    spends a real key's allowance."""
+    key = presented_partner_key() or ""
+    return "partner:" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 babel = Babel()

@@ -21,6 +21,7 @@ from engine.models import Partner
 from engine.models import ProcessInstance
 from engine.models import Ticket
 from tests.conftest import NOW
+from tests.conftest import _app
 from tests.web.pages import gif
 from tests.web.pages import jpeg
 from tests.web.pages import multipart
@@ -317,11 +318,32 @@ def test_the_service_definition_in_xml_holds_each_value_with_key_and_name(client
     assert all(v.findtext("key") and v.findtext("name") for v in values)
 
 
-def test_the_third_filing_in_a_minute_is_429_in_the_specifications_format(limited, api_key):
-    client = limited.test_client()
-    for _ in range(2):
+def test_a_partner_key_files_past_the_publics_limit_and_stops_at_its_own(
+    settings, session_factory, api_key
+):
+    # Two public submissions a minute per address, three per partner key: one server (say a
+    # FixMyStreet) files for many residents, so its key is counted, not its address.
+    app = _app(
+        settings,
+        session_factory,
+        RATELIMIT_ENABLED=True,
+        LAKSA_SUBMIT_LIMIT="2 per minute",
+        LAKSA_PARTNER_LIMIT="3 per minute",
+    )
+    client = app.test_client()
+    for _ in range(3):
         assert file(client, api_key).status_code == 201
     response = file(client, api_key, fmt="xml")
     assert response.status_code == 429
     assert errors_of(response, "xml")[0]["code"] == 429
-    assert client.get(f"{V2}/requests.json").status_code == 200  # reads are not limited
+    other = file(client, api_key.replace("lp_", "lp_x", 1))  # another key: its own count
+    assert other.status_code == 403
+    assert client.get(f"{V2}/requests.json").status_code == 200  # reads by the public: free
+
+
+def test_without_a_key_the_publics_limit_applies(limited):
+    client = limited.test_client()
+    for _ in range(2):
+        assert client.post(f"{V2}/requests.json", data={}).status_code == 403  # no api_key
+    response = client.post(f"{V2}/requests.json", data={})
+    assert response.status_code == 429

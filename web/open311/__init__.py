@@ -3,7 +3,7 @@
 Reads are the public's (engine.georeport): no confidential ticket, no reporter's name or
 contact. Filing (``POST requests``) needs an ``api_key``, a partner key (engine.partners) with
 the ``submit`` scope; it goes through the same use case as every report
-(engine.commands.submit_ticket), rate-limited like the public form. Errors
+(engine.commands.submit_ticket), rate-limited per partner key. Errors
 are the specification's (``[{"code", "description"}]``, ``<errors>``), never a traceback.
 """
 
@@ -38,6 +38,7 @@ from engine.identity import Actor
 from engine.media import MAX_BYTES
 from engine.media import process_image
 from web.extensions import limiter
+from web.extensions import partner_request
 from web.open311.render import JSON
 from web.open311.render import answer
 from web.open311.render import error_answer
@@ -165,7 +166,8 @@ def requests(fmt: str) -> Response:
 
 
 @blp.post(f"/requests.{FMT}")
-@limiter.limit(submit_limit)
+# A partner's api_key has its own limit per key (web.extensions), not the public's per address.
+@limiter.limit(submit_limit, exempt_when=partner_request)
 def create_request(fmt: str) -> Response:
     actor = _submitter()
     session = db()
