@@ -19,6 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidInput
+from engine.inputs import MAX_ID
 from engine.media import MediaStore
 from engine.media import ProcessedImage
 from engine.models import Attachment
@@ -81,6 +82,11 @@ def add(
     return rows
 
 
+def _an_id(value: Any) -> bool:
+    """Whether ``value`` can be a row id (PostgreSQL's integers stop at 2**31 - 1)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < MAX_ID
+
+
 def link_form_photos(
     session: Session,
     *,
@@ -96,11 +102,15 @@ def link_form_photos(
         if purpose is None or data.get(name) is None:
             continue
         attachment_id = data[name]
-        found = session.scalar(
-            select(Attachment.id).where(
-                Attachment.id == attachment_id,
-                Attachment.ticket_id == ticket_id,
-                Attachment.purpose == purpose,
+        found = (
+            None
+            if not _an_id(attachment_id)
+            else session.scalar(
+                select(Attachment.id).where(
+                    Attachment.id == attachment_id,
+                    Attachment.ticket_id == ticket_id,
+                    Attachment.purpose == purpose,
+                )
             )
         )
         if found is None:

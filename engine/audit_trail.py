@@ -337,6 +337,8 @@ def _notifications(session: Session, ticket_id: int) -> list[Notification]:
         target = str(payload.get("notify") or "")
         if person and payload.get("follower"):
             target = "follower"
+        if row.webhook_id is not None:  # a partner's subscription (engine.partner_hooks)
+            target = f"webhook {row.webhook_id}"
         recipients = [str(r) for r in payload.get("recipients") or []]
         if person:
             recipients = [mask(r) for r in recipients]
@@ -351,7 +353,7 @@ def _notifications(session: Session, ticket_id: int) -> list[Notification]:
                 at=row.created_at,
                 target=target,
                 recipients=recipients,
-                element_name=payload.get("element_name") or payload.get("template"),
+                element_name=payload.get("element_name") or payload.get("template") or row.topic,
                 status=payload.get("status_label") or payload.get("status"),
                 attempts=row.attempts,
                 delivered_at=row.delivered_at,

@@ -27,8 +27,10 @@ from engine import clock
 from engine import definitions
 from engine import forms
 from engine import gallery
+from engine import inputs
 from engine import links
 from engine import outbox
+from engine import partner_hooks
 from engine import projection
 from engine import reporter
 from engine import stays
@@ -205,6 +207,7 @@ def complete_task(
     expected_version: int | None = None,
 ) -> CommandResult:
     """Complete a READY human task with validated form data, as a member of its group."""
+    inputs.check_size(data)
     task = session.get(HumanTask, task_id)
     if task is None:
         raise NotFound(f"no task {task_id}")
@@ -499,6 +502,15 @@ def _write(
         raise WorkflowFailed(str(exc), element_id=exc.element_id) from None
     links.apply(session, ticket, plan.passed, instance.data, now=now)
     outbox.write(session, row, ticket, instance, plan.reached, now=now)
+    partner_hooks.write(
+        session,
+        row,
+        ticket,
+        status_before=plan.status_before,
+        closed_before=plan.closed_before,
+        updates=updates,
+        now=now,
+    )
     stays.keep(session, row, ticket, plan.passed, opd_before=plan.opd_before, now=now, new=plan.new)
     audit.write(session, row, rows)
     start = [timeline.Update("status", "public", timeline.SYSTEM, status=plan.status_before)]

@@ -25,11 +25,16 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema import FormatChecker
 
+from engine import inputs
 from engine.errors import InvalidInput
 
 
 def validated(schema: dict[str, Any] | None, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Check form data against the task's JSON Schema; only declared fields get through."""
+    """Check form data against the task's JSON Schema; only declared fields get through.
+
+    Text is checked without the blanks around it: three spaces are not a question.
+    """
+    data = inputs.cleaned(data)
     if schema is None:
         if data:
             raise InvalidInput(

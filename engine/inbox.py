@@ -14,6 +14,7 @@ from datetime import datetime
 from datetime import timedelta
 
 from sqlalchemy import ColumnElement
+from sqlalchemy import Select
 from sqlalchemy import and_
 from sqlalchemy import func
 from sqlalchemy import literal
@@ -33,6 +34,9 @@ from engine.models import ProcessInstance
 from engine.models import Ticket
 
 PAGE = 25
+# Overdue and due-today are counted from the index up to this many and then shown as "999+":
+# an OPD with a backlog of thousands would otherwise count every overdue task on every visit.
+COUNT_CAP = 999
 _FAR = datetime(9999, 1, 1, tzinfo=UTC)  # no due time sorts last
 
 
@@ -70,10 +74,15 @@ class Row:
 @dataclass(frozen=True)
 class Counts:
     all: int
-    overdue: int
-    due_today: int
+    overdue: int  # at most COUNT_CAP + 1 (more than the cap)
+    due_today: int  # likewise
     by_category: dict[str, int]
     by_kecamatan: dict[str, int]
+
+    @staticmethod
+    def shown(n: int) -> str:
+        """A capped count as the page says it: "12", or "999+" past the cap."""
+        return f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)
 
 
 def _end_of_day(now: datetime) -> datetime:
@@ -202,7 +211,8 @@ def counts(
     """How many open tasks each filter would show (within the OPD filter, if any).
 
     By category and kecamatan from the counts the commands keep (``open_task_count``);
-    overdue and due today as two index range counts; all in one statement.
+    overdue and due today as two index range counts, each stopped past COUNT_CAP; all in
+    one statement.
     """
     chosen = sorted(set(groups))
     if opd is not None:
@@ -212,13 +222,9 @@ def counts(
     kept = select(
         literal("kept"), OpenTaskCount.category, OpenTaskCount.kecamatan, OpenTaskCount.count
     ).where(OpenTaskCount.candidate_group.in_(chosen), OpenTaskCount.count != 0)
-    # Overdue, then due today: two ranges of ix_human_task_open, counted where they lie.
-    overdue_rows = select(literal("overdue"), null(), null(), func.count()).where(
-        *open_in, HumanTask.due_at < now
-    )
-    today_rows = select(literal("today"), null(), null(), func.count()).where(
-        *open_in, HumanTask.due_at >= now, HumanTask.due_at < end_of_day
-    )
+    # Overdue, then due today: two ranges of ix_human_task_open, each counted up to the cap.
+    overdue_rows = _capped("overdue", *open_in, HumanTask.due_at < now)
+    today_rows = _capped("today", *open_in, HumanTask.due_at >= now, HumanTask.due_at < end_of_day)
     by_category: dict[str, int] = {}
     by_kecamatan: dict[str, int] = {}
     total = overdue = today = 0
@@ -236,6 +242,12 @@ def counts(
             if kecamatan:
                 by_kecamatan[kecamatan] = by_kecamatan.get(kecamatan, 0) + n
     return Counts(total, overdue, today, by_category, by_kecamatan)
+
+
+def _capped(kind: str, *where: ColumnElement[bool]) -> Select[str, None, None, int]:
+    """``(kind, NULL, NULL, n)``: the rows matching ``where``, counted up to COUNT_CAP + 1."""
+    first = select(HumanTask.id).where(*where).limit(COUNT_CAP + 1).subquery()
+    return select(literal(kind), null(), null(), func.count()).select_from(first)
 
 
 def _cursor(row: Row) -> str:

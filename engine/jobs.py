@@ -29,8 +29,8 @@ from sqlalchemy.orm import sessionmaker
 
 from engine import anchors
 from engine import idempotency
-from engine import notify
 from engine import outbox
+from engine import partner_hooks
 from engine import timers
 from engine.db import make_engine
 from engine.db import make_session_factory
@@ -141,10 +141,11 @@ def enqueue_delivery(queue: Queue, *, now: datetime, interval_seconds: float = 1
 def deliver_outbox() -> int:
     """Send the outbox messages that are due; returns how many were delivered."""
     settings = Settings.from_env()
+    factory = _factory(settings.database_url)
     result = outbox.deliver_due(
-        _factory(settings.database_url),
+        factory,
         now=datetime.now(UTC),
-        sender=notify.sender_from_settings(settings),
+        sender=partner_hooks.sender_for(settings, factory),
     )
     if result.claimed:
         log.info(

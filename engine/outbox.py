@@ -47,6 +47,7 @@ from engine.models import ProcessInstance
 from engine.models import Ticket
 from engine.runtime import Instance
 from engine.runtime import Step
+from engine.settings import seconds_from_env
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ SECRET = "_secret"  # noqa: S105 (a payload key, not a password)
 PRIVATE_LINK_TEMPLATE = "private_link"
 
 LEASE = timedelta(minutes=5)
+LEASE_ENV = "LAKSA_OUTBOX_LEASE_SECONDS"
 BASE_BACKOFF = timedelta(minutes=1)
 MAX_BACKOFF = timedelta(days=1)
 MAX_ATTEMPTS = 10
@@ -240,6 +242,7 @@ class Message:
     payload: Mapping[str, Any]
     created_at: datetime
     attempts: int
+    webhook_id: int | None = None  # a partner's subscription (engine.partner_hooks)
 
     @property
     def delivered_via(self) -> frozenset[str]:
@@ -277,6 +280,12 @@ def backoff(attempts: int) -> timedelta:
     return min(wait, MAX_BACKOFF)
 
 
+def lease_from_env(env: Mapping[str, str] | None = None) -> timedelta:
+    """How long a deliverer holds the rows it claimed: ``LAKSA_OUTBOX_LEASE_SECONDS``, else
+    LEASE. A deliverer that dies holds them this long; the next one then sends them."""
+    return seconds_from_env(LEASE_ENV, LEASE, env)
+
+
 def claim_due(
     session: Session,
     *,
@@ -293,6 +302,7 @@ def claim_due(
             OutboxMessage.payload,
             OutboxMessage.created_at,
             OutboxMessage.attempts,
+            OutboxMessage.webhook_id,
         )
         .where(
             OutboxMessage.delivered_at.is_(None),
@@ -311,7 +321,7 @@ def claim_due(
             .where(OutboxMessage.id.in_([r.id for r in rows]))
             .values(deliver_after=now + lease)
         )
-    return [Message(r.id, r.topic, r.payload, r.created_at, r.attempts) for r in rows]
+    return [Message(r.id, r.topic, r.payload, r.created_at, r.attempts, r.webhook_id) for r in rows]
 
 
 def deliver_due(
@@ -320,10 +330,14 @@ def deliver_due(
     now: datetime,
     sender: Sender,
     batch: int = BATCH,
-    lease: timedelta = LEASE,
+    lease: timedelta | None = None,
     max_attempts: int = MAX_ATTEMPTS,
 ) -> DeliveryResult:
-    """Send every message due at ``now``; a failing one is retried later, never lost."""
+    """Send every message due at ``now``; a failing one is retried later, never lost.
+
+    ``lease`` defaults to ``LAKSA_OUTBOX_LEASE_SECONDS`` if set, else LEASE.
+    """
+    lease = lease if lease is not None else lease_from_env()
     claimed = delivered = retrying = gave_up = 0
     errors: list[str] = []
     while True:

@@ -26,24 +26,26 @@ from engine import timeline
 from engine.errors import Conflict
 from engine.errors import InvalidInput
 from engine.errors import NotFound
+from engine.inputs import BLANK_RE
+from engine.inputs import clean
 from engine.models import Follower
 from engine.models import Rating
 from engine.models import Ticket
 from engine.visibility import PUBLIC_TICKETS
 
 NEARBY_METRES = 100.0
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+?[0-9][0-9 .-]{6,18}[0-9]$")
+_EMAIL_PART = r"[^@\s\u180e\u200b\u200c\u200d\u2060\ufeff]+"
+# An e-mail address, or a phone number of 8 to 15 digits with spaces, dots or dashes between.
+CONTACT_RE = rf"(?:{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}|\+?[0-9](?:[ .-]*[0-9]){{7,14}})"
+# The same rule for text that is cleaned first (the API's schema states it so).
+CONTACT_PATTERN = rf"^{BLANK_RE}*{CONTACT_RE}{BLANK_RE}*$"
+_CONTACT = re.compile(CONTACT_RE)
 _EARTH_METRES = 6_371_000.0
 
 
 def valid_contact(contact: str) -> bool:
     """An e-mail address or a phone number (8 to 15 digits, spaces and dashes allowed)."""
-    contact = contact.strip()
-    if _EMAIL.match(contact):
-        return True
-    digits = sum(c.isdigit() for c in contact)
-    return bool(_PHONE.match(contact)) and 8 <= digits <= 15
+    return _CONTACT.fullmatch(clean(contact)) is not None
 
 
 def new_secret() -> tuple[str, str]:

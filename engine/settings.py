@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +51,22 @@ class Settings:
                 if o.strip()
             ),
         )
+
+
+def seconds_from_env(
+    name: str, default: timedelta, env: Mapping[str, str] | None = None
+) -> timedelta:
+    """A positive number of seconds from the environment variable ``name``, else ``default``."""
+    value = (os.environ if env is None else env).get(name, "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {value!r}") from None
+    if seconds <= 0:
+        raise ValueError(f"{name} must be positive, not {value!r}")
+    return timedelta(seconds=seconds)
 
 
 def _instance_secret(home: Path) -> str:

@@ -39,6 +39,7 @@ from engine.db import is_sqlite
 from engine.errors import WorkflowFailed
 from engine.models import Incident
 from engine.models import PendingTimer
+from engine.settings import seconds_from_env
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
@@ -61,16 +62,7 @@ def lease_from_env(env: Mapping[str, str] | None = None) -> timedelta:
     A sweeper that dies holds its claimed rows this long; a lease shorter than the time a
     batch takes to fire only costs duplicate work (firing stays exactly once).
     """
-    value = (os.environ if env is None else env).get(LEASE_ENV, "").strip()
-    if not value:
-        return LEASE
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise ValueError(f"{LEASE_ENV} must be a number of seconds, not {value!r}") from None
-    if seconds <= 0:
-        raise ValueError(f"{LEASE_ENV} must be positive, not {value!r}")
-    return timedelta(seconds=seconds)
+    return seconds_from_env(LEASE_ENV, LEASE, env)
 
 
 def sweeper_id() -> str:

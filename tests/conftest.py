@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -86,19 +87,26 @@ def actors(session_factory: sessionmaker[Session]) -> dict[str, Actor]:
         return {u.username: actor_for(session, u) for u in session.scalars(select(User))}
 
 
-@pytest.fixture
-def app(settings: Settings, session_factory: sessionmaker[Session]) -> Flask:
+def _app(settings: Settings, session_factory: sessionmaker[Session], **config: Any) -> Flask:
     from web.app import create_app
 
-    # Rate limits off: a test files many reports from one address (tests/web/test_safety.py
-    # turns them on); CSRF stays on, as in production.
     return create_app(
-        {
-            "SETTINGS": settings,
-            "TESTING": True,
-            "DB_ENGINE": session_factory.kw["bind"],
-            "RATELIMIT_ENABLED": False,
-        }
+        {"SETTINGS": settings, "TESTING": True, "DB_ENGINE": session_factory.kw["bind"], **config}
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, session_factory: sessionmaker[Session]) -> Flask:
+    # Rate limits off: a test files many reports from one address (the ``limited`` app turns
+    # them on); CSRF stays on, as in production.
+    return _app(settings, session_factory, RATELIMIT_ENABLED=False)
+
+
+@pytest.fixture
+def limited(settings: Settings, session_factory: sessionmaker[Session]) -> Flask:
+    """The app as in production: two public submissions a minute per address."""
+    return _app(
+        settings, session_factory, RATELIMIT_ENABLED=True, LAKSA_SUBMIT_LIMIT="2 per minute"
     )
 
 

@@ -12,6 +12,7 @@ from werkzeug.routing import Map
 
 from engine.db import make_engine
 from engine.db import make_session_factory
+from engine.inputs import MAX_ID
 from engine.media import media_store
 from engine.settings import Settings
 from web import session
@@ -20,19 +21,22 @@ from web import session
 SUBMIT_LIMIT = "10 per minute;60 per day"
 # Failed and successful sign-ins per address; LAKSA_SIGN_IN_LIMIT overrides.
 SIGN_IN_LIMIT = "5 per minute;50 per hour"
+# Requests per partner key (every route); LAKSA_PARTNER_LIMIT overrides.
+PARTNER_LIMIT = "120 per minute;10000 per day"
 SESSION_HOURS = 8  # an officer's session ends after this long without a request
 
 
 class BoundedInt(IntegerConverter):
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", MAX_ID - 1)
         super().__init__(map, *args, **kwargs)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Create the app; ``test_config`` may carry SETTINGS (a Settings) and overrides."""
     app = Flask(__name__)
-    # An id in a URL fits the database's 64-bit integers; a longer one is a 404, not a 500.
+    # An id in a URL fits the database's INTEGER columns (32 bits on PostgreSQL, so on SQLite
+    # too); a larger one is a 404, not a 500.
     app.url_map.converters["int"] = BoundedInt
     config = dict(test_config or {})
     settings: Settings = config.pop("SETTINGS", None) or Settings.from_env()
@@ -49,6 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         LAKSA_SUBMIT_LIMIT=os.environ.get("LAKSA_SUBMIT_LIMIT") or SUBMIT_LIMIT,
         LAKSA_SIGN_IN_LIMIT=os.environ.get("LAKSA_SIGN_IN_LIMIT") or SIGN_IN_LIMIT,
+        LAKSA_PARTNER_LIMIT=os.environ.get("LAKSA_PARTNER_LIMIT") or PARTNER_LIMIT,
         PERMANENT_SESSION_LIFETIME=timedelta(
             hours=float(os.environ.get("LAKSA_SESSION_HOURS") or SESSION_HOURS)
         ),
@@ -72,6 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.auditor import blp as auditor_blp
     from web.designer import blp as designer_blp
     from web.officer import blp as officer_blp
+    from web.open311 import blp as open311_blp
     from web.public import blp as public_blp
     from web.reporter import blp as reporter_blp
 
@@ -84,6 +90,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(admin_blp)
     app.register_blueprint(designer_blp)
     app.register_blueprint(auditor_blp)
+    app.register_blueprint(open311_blp)
     init_api(app)
     errors.register(app)  # after flask-smorest, so our error body wins
     return app

@@ -26,6 +26,9 @@ const files = {
   "bpmn-js/assets": "bpmn-js/dist/assets",
   "dmn-js/dmn-modeler.js": "dmn-js/dist/dmn-modeler.production.min.js",
   "dmn-js/assets": "dmn-js/dist/assets",
+  "swagger-ui/swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
+  "swagger-ui/swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
+  "swagger-ui/LICENSE": "swagger-ui-dist/LICENSE",
 };
 
 rmSync(out, { recursive: true, force: true });

@@ -11,6 +11,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
+from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
@@ -22,8 +25,8 @@ from engine import demo
 from engine import idempotency
 from engine import migrate
 from engine import moves
-from engine import notify
 from engine import outbox
+from engine import partner_hooks
 from engine import stays
 from engine import tally
 from engine import timers
@@ -37,10 +40,30 @@ from engine.identity import revoke_token
 from engine.runtime import DefinitionError
 from engine.settings import Settings
 
+NOT_SET_UP = "the database at {url} is not set up: run `laksa init` first"
 
-def _factory(settings: Settings) -> sessionmaker[Session]:
+
+def _factory(settings: Settings, *, setting_up: bool = False) -> sessionmaker[Session]:
+    """Sessions on the database; every command but ``init`` needs it set up already."""
+    url = make_url(settings.database_url)
+    file = url.database if url.get_backend_name() == "sqlite" else None
+    # Connecting to a missing SQLite file would create it empty, a database to the next command.
+    if not setting_up and file and file != ":memory:" and not Path(file).exists():
+        raise click.ClickException(NOT_SET_UP.format(url=url))
     settings.home.mkdir(parents=True, exist_ok=True)
-    return make_session_factory(make_engine(settings.database_url))
+    engine = make_engine(settings.database_url)
+    if not setting_up:
+        try:
+            with engine.connect() as connection:
+                ready = inspect(connection).has_table("ticket")
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise click.ClickException(f"cannot open the database at {url}: {reason}") from None
+        if not ready:
+            engine.dispose()
+            raise click.ClickException(NOT_SET_UP.format(url=url))
+    return make_session_factory(engine)
 
 
 def _now() -> datetime:
@@ -59,7 +82,7 @@ def main(ctx: click.Context) -> None:
 @click.pass_obj
 def init(settings: Settings, with_demo: bool) -> None:
     """Create the database, seed holidays, deploy workflows/ (idempotent)."""
-    factory = _factory(settings)
+    factory = _factory(settings, setting_up=True)
     migrate.upgrade(settings.database_url)
     today = _now().date()
     with factory.begin() as session:
@@ -123,10 +146,10 @@ def serve(settings: Settings, host: str, port: int) -> None:
     """Serve the app; without Redis, a thread sweeps timers and delivers the outbox in-process."""
     from web.app import create_app
 
+    factory = _factory(settings)  # a one-line error before init, not a page of them later
     app = create_app({"SETTINGS": settings})
     if settings.redis_url is None:
-        factory = _factory(settings)
-        sender = notify.sender_from_settings(settings)
+        sender = partner_hooks.sender_for(settings, factory)
         stop = threading.Event()
 
         def sweep_forever() -> None:
@@ -178,7 +201,9 @@ def outbox_group() -> None:
 def outbox_deliver(settings: Settings) -> None:
     """One delivery pass: send every due message, print the counts."""
     factory = _factory(settings)
-    result = outbox.deliver_due(factory, now=_now(), sender=notify.sender_from_settings(settings))
+    result = outbox.deliver_due(
+        factory, now=_now(), sender=partner_hooks.sender_for(settings, factory)
+    )
     with factory() as session:
         totals = outbox.counts(session)
     click.echo(
@@ -450,3 +475,8 @@ def worker(settings: Settings) -> None:
     from engine.jobs import run_worker
 
     run_worker(settings)
+
+
+from web.cli_partners import partners_group  # noqa: E402 (a command group of its own module)
+
+main.add_command(partners_group)

@@ -12,11 +12,14 @@ from flask import current_app
 from flask import jsonify
 from flask import render_template
 from flask import request
-from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed
 
 from engine import errors
+from web.open311.render import error_answer as open311_error
+from web.open311.render import format_of
+from web.security import OPEN311_PREFIX
 from web.session import rollback
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,12 @@ def _view_method(app: Flask) -> Any:
     return getattr(getattr(view, "view_class", None), request.method.lower(), None)
 
 
+def _has_body() -> bool:
+    """Whether the request carries a body: a length, or chunks whose length nobody said."""
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    return bool(request.content_length) or chunked
+
+
 def _wants_json() -> bool:
     return request.path.startswith(("/api/", "/open311/", "/desain/api/"))
 
@@ -72,9 +81,10 @@ def register(app: Flask) -> None:
     @app.before_request
     def json_bodies_only() -> tuple[Response, int] | None:
         if (
-            request.path.startswith("/api/")
+            request.routing_exception is None  # an unknown path or method: 404 or 405 first
+            and request.path.startswith("/api/")
             and request.method in ("POST", "PUT", "PATCH")
-            and request.content_length
+            and _has_body()
             and not request.is_json
             and not (request.mimetype == "multipart/form-data" and _takes_multipart(app))
         ):
@@ -100,6 +110,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response | str, int]:
         rollback()
+        if request.path.startswith(OPEN311_PREFIX):  # no route matched: Open311's own format
+            message = exc.description or exc.name
+            return open311_error(format_of(request.path), exc.code or 500, message), exc.code or 500
         status = exc.code or 500
         allow = exc.valid_methods if isinstance(exc, MethodNotAllowed) else None
         if not _wants_json():
@@ -122,16 +135,19 @@ def register(app: Flask) -> None:
             429: "too_many_requests",
         }.get(status, "error")
         message = exc.description or exc.name
-        if status == 400 and request.is_json and not fields and not isinstance(exc, CSRFError):
+        if status == 400 and request.is_json and not fields and message == BadRequest.description:
             # webargs aborts with messages {"json": ["Invalid JSON body."]}, which flattens
             # to no fields: say what is wrong instead of werkzeug's generic 400 text.
             message = "the request body is not valid JSON"
         if status == 413:
-            limit = current_app.config.get("MAX_CONTENT_LENGTH")
+            limit = request.max_content_length or current_app.config.get("MAX_CONTENT_LENGTH")
             message = f"the request body is larger than the limit of {limit} bytes"
         if status == 422 and fields:
             message = "the request has invalid fields"
         response, status = error_response(status, code, message, fields)
+        for name, value in exc.get_headers():  # Retry-After on a 429
+            if name.lower() not in ("content-type", "allow"):
+                response.headers[name] = value
         if status == 401:
             response.headers["WWW-Authenticate"] = BEARER_CHALLENGE
         return _with_allow(response, allow), status

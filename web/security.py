@@ -6,33 +6,29 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 from flask import Response
-from flask import abort
 from flask import current_app
 from flask import request
 
+from web import inputs
 from web.extensions import csrf
 from web.extensions import limiter
 
 API_PREFIX = "/api/"
+OPEN311_PREFIX = "/open311/"  # partners' systems post forms with an api_key, not a session
 
 
 def init_app(app: Flask) -> None:
     # The JSON API authenticates with bearer tokens and takes JSON or multipart from apps, not
-    # forms from browsers' sessions: pages are checked here, the API is not.
+    # forms from browsers' sessions, and Open311 takes an api_key in the form: pages are
+    # checked here, the APIs are not.
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    inputs.init_app(app)  # NUL, surrogates, depth and size: before any form or body is read
     csrf.init_app(app)
     limiter.init_app(app)
 
     @app.before_request
-    def no_nul_bytes() -> None:
-        # No field of LAKSA holds a NUL byte, and PostgreSQL refuses one in text: a clear 400
-        # here, before any query, instead of a database error.
-        if _has_nul():
-            abort(400, "the request contains a NUL byte")
-
-    @app.before_request
     def protect_forms() -> None:
-        if not request.path.startswith(API_PREFIX):
+        if not request.path.startswith((API_PREFIX, OPEN311_PREFIX)):
             csrf.protect()
 
     @app.after_request
@@ -43,17 +39,6 @@ def init_app(app: Flask) -> None:
         if response.mimetype == "text/html":
             response.headers.setdefault("Content-Security-Policy", _csp())
         return response
-
-
-def _has_nul() -> bool:
-    if "\x00" in request.path or any("\x00" in v for v in request.args.values()):
-        return True
-    if request.method in ("POST", "PUT", "PATCH"):
-        if request.is_json:
-            raw = request.get_data(cache=True)
-            return b"\\u0000" in raw or b"\x00" in raw
-        return any("\x00" in v for v in request.form.values())
-    return False
 
 
 def submit_limit() -> str:

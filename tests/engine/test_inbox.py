@@ -188,6 +188,14 @@ def test_counts_match_what_each_filter_shows(backend_factory, desk):
         assert len(rows_of(backend_factory, kecamatan=kecamatan)) == n
 
 
+def test_overdue_and_due_today_are_counted_up_to_the_cap(backend_factory, desk, monkeypatch):
+    monkeypatch.setattr(inbox, "COUNT_CAP", 1)
+    found = counts(backend_factory)
+    assert (found.overdue, found.due_today) == (2, 1)  # two overdue: counting stopped past 1
+    assert (found.shown(found.overdue), found.shown(found.due_today)) == ("1+", "1")
+    assert found.all == 4  # the kept counts are exact
+
+
 def test_another_groups_task_never_appears_and_a_completed_task_disappears(backend_factory, desk):
     complete(backend_factory, desk["late"], VERIFIER, {"decision": "route"})  # sampah -> dlh
     assert desk["late"] not in tickets(rows_of(backend_factory))

@@ -1,8 +1,10 @@
 """The app on SQLite and on PostgreSQL, for API tests that must hold on both.
 
-``api_backend`` is parametrized over both backends like ``tests/engine/conftest.backend_url``
-(the PostgreSQL case skipped unless LAKSA_TEST_POSTGRES_URL is set, in a schema of its own).
-A test module imports the fixture: ``from tests.web.backends import api_backend_fixture``.
+The PostgreSQL case is skipped unless LAKSA_TEST_POSTGRES_URL is set, and runs in a schema of
+its own (``tests/engine/conftest.prepared_database``). Two names for one fixture:
+``backend`` (over ``tests/engine/conftest.backend_url``; tests/web/conftest.py offers it to every
+web test) and ``api_backend`` (``from tests.web.backends import api_backend_fixture``). Either
+has the test users of tests/conftest.py, an admin and a citizen, and a token each.
 """
 
 from __future__ import annotations
@@ -20,19 +22,24 @@ from sqlalchemy.orm import sessionmaker
 from engine.db import make_engine
 from engine.db import make_session_factory
 from engine.identity import create_token
+from engine.identity import create_user
 from engine.settings import Settings
 from tests.conftest import NOW
 from tests.conftest import USERS
 from tests.conftest import WORKFLOWS
-from tests.conftest import add_users
-from tests.engine.conftest import prepared_database
+from tests.engine.conftest import backend_url  # noqa: F401 (a fixture, parametrized)
+
+# The citizen who files through the API with an account (tests/web/test_replies.py's warga).
+CITIZEN = "warga"
+ALL_USERS = {**USERS, "admin": ("admin", ["verifier", "supervisor"]), CITIZEN: ("citizen", [])}
 
 
-@dataclass
+@dataclass(frozen=True)
 class Backend:
     name: str  # sqlite | postgres
     url: str
     app: Flask
+    settings: Settings
     factory: sessionmaker[Session]
     tokens: dict[str, str]
 
@@ -40,33 +47,44 @@ class Backend:
         return self.app.test_client()
 
 
-@pytest.fixture(
-    name="api_backend",
-    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
-)
-def api_backend_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    """The app on a prepared database of each backend, with the test users and their tokens."""
+@pytest.fixture
+def backend(backend_url: str, tmp_path: Path) -> Iterator[Backend]:  # noqa: F811
+    """The app on ``backend_url`` with the users above and a token each."""
     from web.app import create_app
 
-    with prepared_database(request.param, tmp_path) as url:
-        engine = make_engine(url)
-        factory = make_session_factory(engine)
-        with factory.begin() as session:
-            add_users(session)
-            tokens = {
-                name: create_token(session, username=name, name="test", now=NOW) for name in USERS
-            }
-        settings = Settings(
-            home=tmp_path,
-            database_url=url,
-            redis_url=None,
-            secret_key="test-secret",
-            workflows_dir=WORKFLOWS,
-        )
-        app = create_app(
-            {"SETTINGS": settings, "TESTING": True, "DB_ENGINE": engine, "RATELIMIT_ENABLED": False}
-        )
-        try:
-            yield Backend(request.param, url, app, factory, tokens)
-        finally:
-            engine.dispose()
+    settings = Settings(
+        home=tmp_path,
+        database_url=backend_url,
+        redis_url=None,
+        secret_key="test-secret",
+        workflows_dir=WORKFLOWS,
+    )
+    engine = make_engine(backend_url)
+    factory = make_session_factory(engine)
+    with factory.begin() as session:
+        for name, (role, groups) in ALL_USERS.items():
+            create_user(
+                session,
+                username=name,
+                password="password-" + name,
+                role=role,
+                groups=groups,
+                now=NOW,
+            )
+        tokens = {
+            name: create_token(session, username=name, name="test", now=NOW) for name in ALL_USERS
+        }
+    app = create_app(
+        {"SETTINGS": settings, "TESTING": True, "DB_ENGINE": engine, "RATELIMIT_ENABLED": False}
+    )
+    name = "sqlite" if backend_url.startswith("sqlite") else "postgres"
+    try:
+        yield Backend(name, backend_url, app, settings, factory, tokens)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(name="api_backend")
+def api_backend_fixture(backend: Backend) -> Backend:
+    """The same app, under the name the API's HTTP and idempotency tests use."""
+    return backend

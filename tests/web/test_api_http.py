@@ -38,13 +38,17 @@ def with_cors(app: Flask, *origins: str) -> None:
     app.config["LAKSA_SETTINGS"] = dataclasses.replace(settings, cors_origins=origins)
 
 
+PUBLIC_DOCUMENTS = {"api-docs.openapi_json", "api_docs"}  # the API's document and its page
+
+
 def api_rules(app: Flask) -> list[tuple[str, str, str]]:
     """(endpoint, method, path) of every /api/v1 route, built with harmless values."""
     values = {"number": "LK-00000000", "task_id": 1, "incident_id": 1, "bundle_id": 1}
     values["name"] = "complaint.bpmn"
+    values["external_id"] = "ref-1"
     found = []
     for rule in app.url_map.iter_rules():
-        if not rule.rule.startswith("/api/v1/") or rule.endpoint == "api-docs.openapi_json":
+        if not rule.rule.startswith("/api/v1/") or rule.endpoint in PUBLIC_DOCUMENTS:
             continue
         path = rule.build({k: values[k] for k in rule.arguments})[1]  # type: ignore[index]
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):

@@ -27,6 +27,8 @@ from werkzeug.routing import Rule
 
 from engine import definitions
 from engine import demo
+from engine import partner_hooks
+from engine import partners
 from engine.db import Base
 from engine.db import make_engine
 from engine.db import make_session_factory
@@ -39,6 +41,9 @@ from engine.models import Incident
 from engine.models import ProcessInstance
 from engine.models import Ticket
 from engine.models import User
+from engine.partners import SUBMIT
+from engine.partners import create_key
+from engine.partners import create_partner
 from engine.settings import Settings
 from tests.conftest import NOW
 from tests.conftest import WORKFLOWS
@@ -77,6 +82,7 @@ OVERSIGHT = frozenset({"kepala_dpupr", "pengawas", "auditor", "admin"})
 ADMIN = frozenset({"admin"})
 DESIGN = frozenset({"perancang", "admin"})
 AUDIT = frozenset({"auditor", "admin"})
+PARTNER_KEYS: frozenset[str] = frozenset()  # none of the people here holds a partner key
 EXPECTED: dict[str, Rule_] = {
     # The public's pages, and the reporter's private link (a capability: the secret is enough).
     "static": PUBLIC,
@@ -102,8 +108,20 @@ EXPECTED: dict[str, Rule_] = {
     "reporter.confirm": PUBLIC,
     "reporter.rate": PUBLIC,
     "reporter.dispute": PUBLIC,
+    # Open311 GeoReport v2: the public's reads; filing takes a partner's api_key in the form
+    # (sent here as a partner would; without one it is a 403 for everybody,
+    # tests/web/test_open311.py).
+    "open311.discovery": PUBLIC,
+    "open311.services": PUBLIC,
+    "open311.service_definition": PUBLIC,
+    "open311.requests": PUBLIC,
+    "open311.create_request": PUBLIC,
+    "open311.service_request": PUBLIC,
+    "open311.token": PUBLIC,
+    "open311.service_request_updates": PUBLIC,
     "officer.sign_in": PUBLIC,
     "api-docs.openapi_json": PUBLIC,
+    "api_docs": PUBLIC,  # the API's documentation page (Swagger UI)
     "tickets.Tickets": PUBLIC,  # filing a report needs no account
     "tickets.Ticket": PUBLIC,  # the public view of a ticket
     "tickets.ReporterView": PUBLIC,  # with the reporter's secret
@@ -179,6 +197,18 @@ EXPECTED: dict[str, Rule_] = {
     "admin.add_group": ADMIN,
     "admin.tokens": ADMIN,
     "admin.revoke": ADMIN,
+    "admin.partners_page": ADMIN,
+    "admin.partner": ADMIN,
+    "admin.add_webhook": ADMIN,
+    "admin.partner_active": ADMIN,
+    "admin.revoke_partner_key": ADMIN,
+    "admin.webhook_active": ADMIN,
+    "admin.webhook_replay": ADMIN,
+    # A partner system's own endpoints: partner keys only (tests/web/test_partner_api.py);
+    # users' tokens and sessions are refused, the public signs in.
+    "partner.Me": PARTNER_KEYS,
+    "partner.Tickets": PARTNER_KEYS,
+    "partner.TicketByExternalId": PARTNER_KEYS,
 }
 
 
@@ -238,6 +268,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for name in PEOPLE:
             tokens[name] = create_token(session, username=name, name="matrix", now=NOW)
         create_token(session, username="admin", name="to revoke", now=NOW)
+        partners.create_partner(session, code="kanal-kota", name="Kanal Kota", now=NOW)
+        partner_key, _ = partners.create_key(
+            session, partner_code="kanal-kota", scopes=partners.SCOPES, now=NOW
+        )
+        webhook = partner_hooks.create_webhook(
+            session,
+            partner_code="kanal-kota",
+            url="http://127.0.0.1:9/hook",
+            topics=partner_hooks.TOPICS,
+            now=NOW,
+        )
+        partner_ids = {"key_id": partner_key.id, "webhook_id": webhook.id}
     from web.app import create_app
 
     app = create_app(
@@ -259,11 +301,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         incident = session.scalars(select(Incident)).one()
         admin = session.scalars(select(User).where(User.username == "admin")).one()
         token = session.scalars(select(ApiToken).where(ApiToken.name == "to revoke")).one()
+        create_partner(session, code="mitra-open311", name="Mitra Open311", now=NOW)
+        _, open311_key = create_key(session, partner_code="mitra-open311", scopes=[SUBMIT], now=NOW)
         assert photo is not None
         values = {
             "task_id": task.id,
             "number": ticket.number,
             "secret": ticket.secret,
+            "fmt": "json",
+            "service_code": "jalan_rusak",
+            "service_request_id": ticket.number,
+            "token": ticket.number,
+            "api_key": open311_key,  # not a URL variable: the key Open311 partners file with
             "attachment_id": photo.id,
             "incident_id": incident.id,
             "user_id": admin.id,
@@ -272,6 +321,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             "filename": "laksa.css",
             "bundle_id": 1,
             "name": "complaint.bpmn",
+            "code": "kanal-kota",
+            "external_id": "CHAT-1",
+            **partner_ids,
         }
     pages = {"public": app.test_client()}
     for name in PEOPLE:
@@ -300,7 +352,11 @@ def _outcome(world: World, who: str, rule: Rule, method: str) -> str:
     if api and who == "public":  # the reporter's link, where a route takes it
         headers["X-Reporter-Secret"] = world.values["secret"]
     kwargs: dict[str, Any] = {"headers": headers}
-    if method != "GET":
+    if path.startswith("/open311/"):  # a partner's system: no session, its key in the form
+        browser = world.app.test_client()
+        if method != "GET":
+            kwargs["data"] = {"api_key": world.values["api_key"]}
+    elif method != "GET":
         if api:
             kwargs["json"] = {}
         else:

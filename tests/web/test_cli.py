@@ -380,3 +380,26 @@ def test_init_counts_the_stays_of_a_database_that_never_kept_them(two_tickets, l
     assert "heatmap:" in result.output
     with factory() as session:
         assert stays.stored(session) == kept
+
+
+@pytest.mark.parametrize(
+    "args", [("tokens", "create", "admin"), ("timers", "run-due"), ("audit", "verify")]
+)
+def test_a_command_before_init_says_so_in_one_line_and_creates_no_database(env, args):
+    result = CliRunner().invoke(main, list(args), env=env)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: the database at {env['LAKSA_DATABASE_URL']} is not set up: run `laksa init` first"
+    ]
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not Path(env["LAKSA_DATABASE_URL"].removeprefix("sqlite:///")).exists()
+
+
+def test_a_command_on_an_empty_database_file_says_to_run_init(laksa, env):
+    Path(env["LAKSA_DATABASE_URL"].removeprefix("sqlite:///")).touch()
+    result = CliRunner().invoke(main, ["tokens", "list"], env=env)
+    assert result.exit_code == 1
+    assert "run `laksa init` first" in result.output
+    assert "Traceback" not in result.output
+    assert laksa("init").exit_code == 0
+    assert laksa("tokens", "list").exit_code == 0

@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -237,22 +236,6 @@ def test_the_api_needs_no_csrf_token(client, session_factory):
 
 
 # -- (c) rate limits ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def limited(settings, session_factory) -> Flask:
-    """The app as in production: two public submissions a minute per address."""
-    from web.app import create_app
-
-    return create_app(
-        {
-            "SETTINGS": settings,
-            "TESTING": True,
-            "DB_ENGINE": session_factory.kw["bind"],
-            "RATELIMIT_ENABLED": True,
-            "LAKSA_SUBMIT_LIMIT": "2 per minute",
-        }
-    )
 
 
 def test_the_third_api_report_in_a_minute_is_429_with_the_error_body(limited, session_factory):

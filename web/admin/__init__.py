@@ -1,4 +1,5 @@
-"""The admin's pages: users, groups and memberships, API tokens (as `laksa users|tokens`)."""
+"""The admin's pages: users, groups and memberships, API tokens (as `laksa users|tokens`);
+partner systems in web/admin/partners.py."""
 
 from __future__ import annotations
 
@@ -185,3 +186,8 @@ def revoke(token_id: int) -> Response:
         session.commit()
         flash(gettext("Token dicabut."))
     return redirect(url_for("admin.tokens"))
+
+
+from web.admin import partners as _partners  # noqa: E402 (registers its routes on blp)
+
+__all__ = ["_partners", "blp"]

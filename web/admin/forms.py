@@ -1,4 +1,4 @@
-"""The admin's forms: users, groups, API tokens."""
+"""The admin's forms: users, groups, API tokens, partner systems."""
 
 from __future__ import annotations
 
@@ -63,3 +63,29 @@ class TokenForm(FlaskForm):
         default=90,
         validators=[Optional(), NumberRange(1, 3650, message=_l("1 sampai 3.650 hari."))],
     )
+
+
+class PartnerForm(FlaskForm):
+    code = StringField(
+        _l("Kode"), validators=[InputRequired(message=_l("Wajib diisi.")), Length(max=40)]
+    )
+    name = StringField(
+        _l("Nama"), validators=[InputRequired(message=_l("Wajib diisi.")), Length(max=200)]
+    )
+
+
+class PartnerKeyForm(FlaskForm):
+    scopes = CheckboxList(_l("Izin"), validate_choice=True)
+    days = IntegerField(
+        _l("Berlaku (hari)"),
+        default=365,
+        validators=[Optional(), NumberRange(1, 3650, message=_l("1 sampai 3.650 hari."))],
+    )
+
+
+class WebhookForm(FlaskForm):
+    url = StringField(
+        _l("Alamat (URL)"),
+        validators=[InputRequired(message=_l("Wajib diisi.")), Length(max=500)],
+    )
+    topics = CheckboxList(_l("Peristiwa"), validate_choice=True)

@@ -20,6 +20,7 @@ from engine.definition_files import NAME_RULE
 from engine.definitions import NOTE_LIMIT
 from engine.designer import require_designer
 from engine.errors import InvalidInput
+from engine.inputs import at_least
 from web.api.schemas import LOCATION_DOC
 from web.auth import authenticated
 from web.auth import require_actor
@@ -110,6 +111,7 @@ _DEPLOY_BODY = {
                 "properties": {
                     FILES_FIELD: {
                         "type": "array",
+                        "minItems": 1,
                         "items": {"type": "string", "format": "binary"},
                         "description": (
                             f"{NAME_RULE}, each under its own file name (a form may be sent "
@@ -121,6 +123,7 @@ _DEPLOY_BODY = {
                     "note": {
                         "type": "string",
                         "maxLength": NOTE_LIMIT,
+                        "pattern": at_least(1),
                         "description": "why: shown beside the version",
                     },
                 },
@@ -235,7 +238,7 @@ class BundleFile(MethodView):
                 "description": "the file as deployed (a download)",
                 "content": {
                     "application/xml": {"schema": {"type": "string"}},
-                    "application/json": {"schema": {"type": "string"}},
+                    "application/json": {"schema": {"type": "object"}},
                 },
             }
         },

@@ -32,6 +32,8 @@ from engine.identity import VIA_PRIVATE_LINK
 from engine.identity import Actor
 from engine.models import Ticket
 from engine.ticket_view import find
+from web.api.schemas import Flag
+from web.api.schemas import Text
 from web.api.tickets import SECRET_HEADER
 from web.auth import require_actor
 from web.auth import require_scope
@@ -45,15 +47,32 @@ RELAY_ROLES = frozenset({"admin"})
 blp = Blueprint("replies", __name__, description="The reporter's replies, confirmations, disputes")
 
 
+class MessageDataSchema(Schema):
+    """What the reporter's pages send: a reply's text, a dispute's reason (as bounded here)."""
+
+    class Meta:
+        unknown = RAISE
+
+    text = Text(
+        validate=validate.Length(min=2, max=4000),
+        metadata={"description": "the reply (reporter_reply)", "example": "Depan masjid"},
+    )
+    reason = Text(
+        validate=validate.Length(min=3, max=4000),
+        metadata={"description": "why it is not fixed (reporter_disputes)"},
+    )
+    confirmed = Flag(metadata={"description": "reporter_confirms"})
+
+
 class MessageSchema(Schema):
     class Meta:
         unknown = RAISE
 
     message = fields.String(required=True, validate=validate.OneOf(MESSAGES))
-    data = fields.Dict(
-        keys=fields.String(),
+    data = fields.Nested(
+        MessageDataSchema,
         load_default=dict,
-        metadata={"description": "the payload, stored in the process (e.g. {'text': ...})"},
+        metadata={"description": "the payload, stored in the process"},
     )
 
 

@@ -11,6 +11,9 @@ from marshmallow import fields
 from marshmallow import validate
 from marshmallow import validates_schema
 
+from engine.inputs import at_least
+from engine.inputs import clean
+from engine.reporter import CONTACT_PATTERN
 from engine.reporter import valid_contact
 
 KINDS = ("complaint", "aspiration", "information_request")
@@ -21,16 +24,52 @@ LOCATION_DOC = {
 
 
 class Text(fields.String):
-    """A string without the spaces around it (checked after they are gone)."""
+    """A string without the blanks around it (engine.inputs.clean): its minimum length counts
+    what is left, which the schema states as a ``pattern``; its maximum, what was sent."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        lengths = [v for v in self.validators if isinstance(v, validate.Length)]
+        self.max_length = next((v.max for v in lengths if v.max is not None), None)
+        shortest = next((v.min for v in lengths if v.min), None)
+        if shortest and "pattern" not in self.metadata:
+            self.metadata = {**self.metadata, "pattern": at_least(shortest)}
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text: str = super()._deserialize(value, attr, data, **kwargs)
-        return text.strip()
+        if self.max_length is not None and len(text) > self.max_length:
+            raise ValidationError(f"Longer than maximum length {self.max_length}.")
+        return clean(text)
+
+
+class Flag(fields.Boolean):
+    """A JSON boolean: true or false, not 1, "yes" or "on" (marshmallow's defaults)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(truthy={True}, falsy={False}, **kwargs)
 
 
 def _contact(value: str) -> None:
     if not valid_contact(value):
         raise ValidationError("give an e-mail address or a phone number (8 to 15 digits)")
+
+
+# Valid data in the examples the API documentation shows (and schemathesis sends).
+EXAMPLE_TICKET: dict[str, Any] = {
+    "kind": "complaint",
+    "category": "jalan_rusak",
+    "title": "Jalan berlubang di Jl. Merdeka",
+    "description": "Lubang besar dekat SD Negeri 3, berbahaya bagi pengendara motor.",
+    "location": {
+        "address": "Jl. Merdeka 10",
+        "latitude": -6.178,
+        "longitude": 106.63,
+        "kecamatan": "Cipondoh",
+    },
+    "reporter": {"name": "Budi", "contact": "budi@example.org"},
+    "anonymous": False,
+    "confidential": False,
+}
 
 
 class ReporterSchema(Schema):
@@ -40,7 +79,10 @@ class ReporterSchema(Schema):
     name = Text(validate=validate.Length(min=1, max=120))
     contact = Text(
         validate=[validate.Length(min=3, max=200), _contact],
-        metadata={"description": "e-mail address or phone number (8 to 15 digits)"},
+        metadata={
+            "description": "e-mail address or phone number (8 to 15 digits)",
+            "pattern": CONTACT_PATTERN,
+        },
     )
 
 
@@ -64,8 +106,8 @@ class TicketCreateSchema(Schema):
     description = Text(required=True, validate=validate.Length(min=3, max=5000))
     location = fields.Nested(LocationSchema, load_default=None)
     reporter = fields.Nested(ReporterSchema, load_default=None)
-    anonymous = fields.Boolean(load_default=False)
-    confidential = fields.Boolean(load_default=False)
+    anonymous = Flag(load_default=False)
+    confidential = Flag(load_default=False)
     external_id = Text(
         load_default=None,
         validate=validate.Length(min=1, max=100),
@@ -227,3 +269,24 @@ class TaskDetailSchema(Schema):
 class ClaimSchema(Schema):
     claimed_by = fields.String(allow_none=True)
     taken_from = fields.String(allow_none=True)
+
+
+class ErrorDetailSchema(Schema):
+    code = fields.String(
+        required=True, metadata={"description": "stable, for programs: e.g. invalid_input"}
+    )
+    message = fields.String(required=True, metadata={"description": "for people, in English"})
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        metadata={
+            "description": "per field what is wrong: a list of messages, or an object of them "
+            "for a nested field"
+        },
+    )
+
+
+class ErrorSchema(Schema):
+    """Every error the API answers: 400, 401, 403, 404, 409, 413, 415, 422, 429."""
+
+    error = fields.Nested(ErrorDetailSchema, required=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
@@ -13,6 +12,7 @@ from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest
 
 from engine import attachments
@@ -20,6 +20,7 @@ from engine import commands
 from engine import partners
 from engine.attachments import MAX_PER_REPORT
 from engine.attachments import StoredImage
+from engine.errors import Conflict
 from engine.errors import Forbidden
 from engine.errors import InvalidInput
 from engine.identity import VIA_API
@@ -28,6 +29,7 @@ from engine.media import process_image
 from engine.ticket_view import TicketView
 from engine.ticket_view import ticket_view
 from engine.ticket_view import viewer_access
+from web import inputs
 from web.api.http import CONDITIONAL_DOC
 from web.api.http import conditional
 from web.api.http import request_lang
@@ -45,6 +47,7 @@ from web.auth import current_actor
 from web.auth import require_actor
 from web.auth import require_scope
 from web.extensions import limiter
+from web.extensions import partner_request
 from web.security import submit_limit
 from web.session import db
 from web.uploads import media
@@ -69,7 +72,7 @@ _CREATE_BODY = {
                 "required": ["ticket"],
                 "properties": {
                     "ticket": {
-                        "type": "string",
+                        "allOf": [{"$ref": "#/components/schemas/TicketCreate"}],
                         "description": "the ticket as JSON text (the application/json body)",
                     },
                     "photos": {
@@ -79,13 +82,19 @@ _CREATE_BODY = {
                         "description": "JPEG, PNG or WebP, 10 MB each; re-encoded without EXIF",
                     },
                 },
-            }
+            },
+            "encoding": {
+                "ticket": {"contentType": "application/json"},
+                "photos": {"contentType": "image/jpeg, image/png, image/webp"},
+            },
         },
     },
 }
 
 
 def _photos(field: str, limit: int) -> list[StoredImage]:
+    if request.form.getlist(field):  # a part with that name but no file name
+        raise InvalidInput("photos must be files", fields={field: ["send each photo as a file"]})
     files = [f for f in request.files.getlist(field) if f and f.filename]
     if len(files) > limit:
         raise InvalidInput("too many photos", fields={field: [f"at most {limit} photos"]})
@@ -103,7 +112,7 @@ def _create_body() -> tuple[dict[str, Any], list[StoredImage]]:
                 fields={"ticket": ["the ticket as JSON text"]},
             )
         try:
-            data = json.loads(raw)
+            data = inputs.loads(raw)
         except ValueError:
             raise InvalidInput(
                 "the 'ticket' part is not valid JSON", fields={"ticket": ["not valid JSON"]}
@@ -125,7 +134,8 @@ def _create_body() -> tuple[dict[str, Any], list[StoredImage]]:
 @blp.route("")
 class Tickets(MethodView):
     multipart = True  # photos (web.errors lets multipart through to this view only)
-    decorators = [limiter.limit(submit_limit, methods=["POST"])]
+    # Partner keys have their own limit per key (web.extensions), not the public's per address.
+    decorators = [limiter.limit(submit_limit, methods=["POST"], exempt_when=partner_request)]
 
     @blp.doc(requestBody=_CREATE_BODY, parameters=[IDEMPOTENCY_DOC])
     @blp.response(201, TicketCreatedSchema, headers=LOCATION_DOC)
@@ -157,9 +167,21 @@ class Tickets(MethodView):
             confidential=body["confidential"],
             external_id=body["external_id"],
         )
-        result = commands.submit_ticket(
-            db(), data=data, actor=actor, now=datetime.now(UTC), photos=photos
-        )
+        session = db()
+        try:
+            result = commands.submit_ticket(
+                session, data=data, actor=actor, now=datetime.now(UTC), photos=photos
+            )
+            session.flush()  # the unique external_id per partner is checked here
+        except IntegrityError:
+            if actor.partner_id is None or data.external_id is None:
+                raise
+            # A concurrent submission took the same reference between check and insert.
+            session.rollback()
+            raise Conflict(
+                f"external_id '{data.external_id}' is taken already",
+                fields={"external_id": ["already taken"]},
+            ) from None
         number = result.ticket.number
         url = url_for("tickets.Ticket", number=number)
         answer = {

@@ -1,0 +1,16 @@
+// The API's documentation page: Swagger UI (from web/package-lock.json, served from
+// /static/vendor) reading /api/v1/openapi.json. A file, not an inline script: the page's CSP
+// allows scripts from the site only.
+(function () {
+  "use strict";
+  var root = document.getElementById("api-docs");
+  window.SwaggerUIBundle({
+    url: root.getAttribute("data-spec-url"),
+    domNode: root,
+    deepLinking: true,
+    tryItOutEnabled: false,
+    displayOperationId: true,
+    defaultModelsExpandDepth: 0,
+    validatorUrl: null, // never ask an outside validator about the document
+  });
+})();
