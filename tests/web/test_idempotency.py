@@ -279,3 +279,20 @@ def test_keys_expire_and_are_swept(api_backend):
     assert again.status_code == 201
     assert again.get_json()["number"] != first
     assert "Idempotent-Replayed" not in again.headers
+
+
+def test_an_expired_key_not_yet_swept_is_claimed_afresh(api_backend):
+    arguments = {"scope": "token:9", "key": "e" * 20}
+    then = datetime.now(UTC)
+    with api_backend.factory.begin() as session:
+        old = idempotency.claim(session, **arguments, fingerprint="a" * 64, now=then)
+        assert isinstance(old, idempotency.Claimed)
+        idempotency.finish(session, old, status=201, body="{}", location=None)
+    later = then + idempotency.LIFETIME
+    with api_backend.factory.begin() as session:  # another body: fine once the key expired
+        new = idempotency.claim(session, **arguments, fingerprint="b" * 64, now=later)
+    assert isinstance(new, idempotency.Claimed)
+    assert new.token != old.token
+    with api_backend.factory() as session:
+        row = session.scalars(select(IdempotencyKey)).one()  # the old row is gone
+        assert (row.fingerprint, row.claim, row.status) == ("b" * 64, new.token, None)
