@@ -63,10 +63,7 @@ _CREATE_BODY = {
                     },
                 },
             },
-            "encoding": {
-                "ticket": {"contentType": "application/json"},
-                "photos": {"contentType": "image/jpeg, image/png, image/webp"},
-            },
+            "encoding": {"ticket": {"contentType": "application/json"}},
         },
     },
 }
