@@ -38,6 +38,14 @@ USERS = {
 }
 
 
+def add_users(session: Session, users: dict[str, tuple[str, list[str]]]) -> None:
+    """Users by name (role, groups), each with the password ``password-<name>``."""
+    for name, (role, groups) in users.items():
+        create_user(
+            session, username=name, password="password-" + name, role=role, groups=groups, now=NOW
+        )
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
@@ -57,15 +65,7 @@ def session_factory(settings: Settings) -> Iterator[sessionmaker[Session]]:
     with factory.begin() as session:
         demo.ensure_reference_data(session)
         demo.ensure_demo_city(session)
-        for name, (role, groups) in USERS.items():
-            create_user(
-                session,
-                username=name,
-                password="password-" + name,
-                role=role,
-                groups=groups,
-                now=NOW,
-            )
+        add_users(session, USERS)
         definitions.deploy(session, definitions.read_files(WORKFLOWS), actor="test", now=NOW)
     yield factory
     engine.dispose()

@@ -1,6 +1,6 @@
 """The app on SQLite and on PostgreSQL (when LAKSA_TEST_POSTGRES_URL is set), with the demo
-users of tests/conftest.py and a token each. Import the fixtures into a test module:
-``from tests.web.backends import backend_app, backend_tokens, backend_url  # noqa: F401``."""
+users of tests/conftest.py and a token each; tests/web/conftest.py makes ``backend`` a fixture
+of every web test."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from sqlalchemy.orm import sessionmaker
 from engine.db import make_engine
 from engine.db import make_session_factory
 from engine.identity import create_token
-from engine.identity import create_user
 from engine.settings import Settings
 from tests.conftest import NOW
 from tests.conftest import USERS
 from tests.conftest import WORKFLOWS
+from tests.conftest import add_users
 from tests.engine.conftest import backend_url  # noqa: F401 (a fixture, parametrized)
 
 # The citizen who files through the API with an account (tests/web/test_replies.py's warga).
@@ -51,15 +51,7 @@ def backend(backend_url: str, tmp_path: Path) -> Iterator[Backend]:  # noqa: F81
     factory = make_session_factory(engine)
     users = {**USERS, "admin": ("admin", ["verifier", "supervisor"]), CITIZEN: ("citizen", [])}
     with factory.begin() as session:
-        for name, (role, groups) in users.items():
-            create_user(
-                session,
-                username=name,
-                password="password-" + name,
-                role=role,
-                groups=groups,
-                now=NOW,
-            )
+        add_users(session, users)
         tokens = {
             name: create_token(session, username=name, name="test", now=NOW) for name in users
         }
