@@ -13,12 +13,30 @@ from engine.errors import TooLarge
 MAX_ID = 2**31  # ids are INTEGER columns: 32 bits on PostgreSQL; the same rule on SQLite
 # Form data and message payloads, as JSON text; the longest form field is 4,000 characters.
 MAX_DATA_BYTES = 64 * 1024
+
+
+def _runs(chars: list[str]) -> list[list[str]]:
+    """Characters in runs of consecutive code points (for a regular expression's ranges)."""
+    runs: list[list[str]] = []
+    for char in chars:
+        if runs and ord(char) == ord(runs[-1][-1]) + 1:
+            runs[-1].append(char)
+        else:
+            runs.append([char])
+    return runs
+
+
 # Zero-width characters read as nothing: "\u200b\u200b\u200b" is not a title either.
 _INVISIBLE = "\u180e\u200b\u200c\u200d\u2060\ufeff"
-_INVISIBLE_RE = r"\u180e\u200b\u200c\u200d\u2060\ufeff"
-BLANK_RE = rf"[\s{_INVISIBLE_RE}]"  # the same characters as a regular expression
-VISIBLE_RE = rf"[^\s{_INVISIBLE_RE}]"
 BLANKS = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + _INVISIBLE  # U+3000 last
+# The same characters for a regular expression, spelled out: `\s` means other characters in
+# ECMAScript (the JSON Schema pattern dialect) than in Python.
+BLANK_CHARS = "".join(
+    f"\\u{ord(run[0]):04x}" + (f"-\\u{ord(run[-1]):04x}" if len(run) > 1 else "")
+    for run in _runs(sorted(BLANKS))
+)
+BLANK_RE = f"[{BLANK_CHARS}]"
+VISIBLE_RE = f"[^{BLANK_CHARS}]"
 
 
 def clean(text: str) -> str:
@@ -30,7 +48,7 @@ def at_least(length: int) -> str:
     """A pattern that text matches when, cleaned, it still has ``length`` characters or more."""
     if length <= 1:
         return VISIBLE_RE
-    return rf"{VISIBLE_RE}[\s\S]{{{length - 2},}}{VISIBLE_RE}"
+    return rf"{VISIBLE_RE}[\s\S]{{{length - 2},}}{VISIBLE_RE}"  # [\s\S]: any character
 
 
 def cleaned(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from engine import timeline
 from engine.errors import Conflict
 from engine.errors import InvalidInput
 from engine.errors import NotFound
+from engine.inputs import BLANK_CHARS
 from engine.inputs import BLANK_RE
 from engine.inputs import clean
 from engine.models import Follower
@@ -34,7 +35,7 @@ from engine.models import Ticket
 from engine.visibility import PUBLIC_TICKETS
 
 NEARBY_METRES = 100.0
-_EMAIL_PART = r"[^@\s\u180e\u200b\u200c\u200d\u2060\ufeff]+"
+_EMAIL_PART = f"[^@{BLANK_CHARS}]+"
 # An e-mail address, or a phone number of 8 to 15 digits with spaces, dots or dashes between.
 CONTACT_RE = rf"(?:{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}|\+?[0-9](?:[ .-]*[0-9]){{7,14}})"
 # The same rule for text that is cleaned first (the API's schema states it so).

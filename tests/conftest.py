@@ -39,9 +39,10 @@ USERS = {
 }
 
 
-def add_users(session: Session) -> None:
-    """The test users (USERS), each with the password ``password-<name>``."""
-    for name, (role, groups) in USERS.items():
+def add_users(session: Session, users: dict[str, tuple[str, list[str]]] | None = None) -> None:
+    """Users by name (role, groups; the test users USERS by default), each with the password
+    ``password-<name>``."""
+    for name, (role, groups) in (USERS if users is None else users).items():
         create_user(
             session, username=name, password="password-" + name, role=role, groups=groups, now=NOW
         )

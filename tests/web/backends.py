@@ -22,11 +22,11 @@ from sqlalchemy.orm import sessionmaker
 from engine.db import make_engine
 from engine.db import make_session_factory
 from engine.identity import create_token
-from engine.identity import create_user
 from engine.settings import Settings
 from tests.conftest import NOW
 from tests.conftest import USERS
 from tests.conftest import WORKFLOWS
+from tests.conftest import add_users
 from tests.engine.conftest import backend_url  # noqa: F401 (a fixture, parametrized)
 
 # The citizen who files through the API with an account (tests/web/test_replies.py's warga).
@@ -62,15 +62,7 @@ def backend(backend_url: str, tmp_path: Path) -> Iterator[Backend]:  # noqa: F81
     engine = make_engine(backend_url)
     factory = make_session_factory(engine)
     with factory.begin() as session:
-        for name, (role, groups) in ALL_USERS.items():
-            create_user(
-                session,
-                username=name,
-                password="password-" + name,
-                role=role,
-                groups=groups,
-                now=NOW,
-            )
+        add_users(session, ALL_USERS)
         tokens = {
             name: create_token(session, username=name, name="test", now=NOW) for name in ALL_USERS
         }

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from engine.inputs import MAX_DATA_BYTES
 from engine.models import Ticket
 from tests.web.backends import Backend
+from tests.web.pages import jpeg
 from tests.web.test_api import ROAD
 from tests.web.test_api import assert_error
 from tests.web.test_api import bearer
@@ -79,6 +80,19 @@ def test_a_deep_ticket_part_of_a_multipart_report_is_400(backend, client):
         "/api/v1/tickets", data={"ticket": DEEP}, content_type="multipart/form-data"
     )
     assert_error(response, 400, "bad_request")
+
+
+def test_a_misspelt_multipart_part_is_named_not_dropped(backend, client):
+    # "photo" for "photos": the report would have gone in without its picture.
+    before = snapshot(backend.factory)
+    response = client.post(
+        "/api/v1/tickets",
+        data={"ticket": json.dumps(ROAD), "photo": (io.BytesIO(jpeg()), "lubang.jpg")},
+        content_type="multipart/form-data",
+    )
+    error = assert_error(response, 422, "invalid_input")
+    assert list(error["fields"]) == ["photo"]
+    assert snapshot(backend.factory) == before
 
 
 # -- ids beyond the database's integers ----------------------------------------------------------

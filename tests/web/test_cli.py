@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from click.testing import Result
+from sqlalchemy import create_engine
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
@@ -20,6 +23,8 @@ from engine.models import Definition
 from engine.models import Membership
 from engine.models import User
 from engine.settings import Settings
+from tests.engine.conftest import POSTGRES_ENV
+from tests.engine.conftest import postgres_schema_url
 from tests.factories import submit
 from web.cli import main
 
@@ -403,3 +408,25 @@ def test_a_command_on_an_empty_database_file_says_to_run_init(laksa, env):
     assert "Traceback" not in result.output
     assert laksa("init").exit_code == 0
     assert laksa("tokens", "list").exit_code == 0
+
+
+@pytest.mark.postgres
+def test_a_command_on_an_empty_postgresql_database_says_to_run_init(env):
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        url = postgres_schema_url(base, schema)
+        on_postgres = {**env, "LAKSA_DATABASE_URL": url}
+        result = CliRunner().invoke(main, ["timers", "run-due"], env=on_postgres)
+        assert result.exit_code == 1
+        assert result.output.strip().endswith("is not set up: run `laksa init` first")
+        assert len(result.output.strip().splitlines()) == 1
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        admin.dispose()

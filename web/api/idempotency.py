@@ -35,7 +35,12 @@ DOC_PARAMETER = {
     "in": "header",
     "name": HEADER,
     "required": False,
-    "schema": {"type": "string", "minLength": 16, "maxLength": 255},
+    "schema": {
+        "type": "string",
+        "minLength": 16,
+        "maxLength": 255,
+        "pattern": "^[!-~]+$",  # visible ASCII: letters, digits, punctuation
+    },
     "description": "a key of yours (a UUID) making a retry safe: the same key and body "
     "answer the first answer again (with Idempotent-Replayed: true) and create nothing; "
     "the same key with another body is 422, while the first is in progress 409; kept 24 h",

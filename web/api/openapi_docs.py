@@ -118,8 +118,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         security=OPTIONAL_BEARER,
         request=ex.TICKET,
         response=ex.TICKET_CREATED,
+        # Not to getTicket: a confidential ticket is 404 there, for the public, by design.
         links={
-            "ticket": _link("getTicket", "the new ticket", number=_NUMBER),
             "reporterView": _as_reporter("getReporterView", "the reporter's view"),
             "reporterMessage": _as_reporter("sendReporterMessage", "answer as the reporter"),
         },

@@ -45,8 +45,10 @@ class Text(fields.String):
 class Flag(fields.Boolean):
     """A JSON boolean: true or false, not 1, "yes" or "on" (marshmallow's defaults)."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(truthy={True}, falsy={False}, **kwargs)
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):  # 0 == False and 1 == True: look at the type
+            raise self.make_error("invalid")
+        return value
 
 
 def _contact(value: str) -> None:

@@ -69,6 +69,7 @@ _CREATE_BODY = {
         "multipart/form-data": {
             "schema": {
                 "type": "object",
+                "additionalProperties": False,
                 "required": ["ticket"],
                 "properties": {
                     "ticket": {
@@ -83,13 +84,23 @@ _CREATE_BODY = {
                     },
                 },
             },
-            "encoding": {
-                "ticket": {"contentType": "application/json"},
-                "photos": {"contentType": "image/jpeg, image/png, image/webp"},
-            },
+            "encoding": {"ticket": {"contentType": "application/json"}},
         },
     },
 }
+
+
+def _only_parts(*known: str) -> None:
+    """Refuse a multipart part this endpoint does not read: a misspelt name ("photo" for
+    "photos") would otherwise be dropped without a word."""
+    unknown = sorted({*request.form, *request.files} - set(known))
+    if unknown:
+        raise InvalidInput(
+            "the multipart body has parts this endpoint does not take",
+            fields={
+                name or "_part": [f"unknown part; send only {', '.join(known)}"] for name in unknown
+            },
+        )
 
 
 def _photos(field: str, limit: int) -> list[StoredImage]:
@@ -105,6 +116,7 @@ def _create_body() -> tuple[dict[str, Any], list[StoredImage]]:
     """The ticket from a JSON body, or from the ``ticket`` part of a multipart one with photos."""
     photos: list[StoredImage] = []
     if request.mimetype == "multipart/form-data":
+        _only_parts("ticket", "photos")
         raw = request.form.get("ticket")
         if raw is None:
             raise InvalidInput(
@@ -271,6 +283,7 @@ class Attachments(MethodView):
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
+                        "additionalProperties": False,
                         "required": ["photo", "purpose"],
                         "properties": {
                             "photo": {"type": "string", "format": "binary"},
@@ -292,6 +305,7 @@ class Attachments(MethodView):
         ticket, seen = viewer_access(session, number, actor=actor)
         if not seen.acts:
             raise Forbidden("only the desk and the ticket's OPD may add its photos")
+        _only_parts("purpose", "photo")
         purpose = request.form.get("purpose", "")
         if purpose != "after":
             raise InvalidInput("unknown purpose", fields={"purpose": ["one of: after"]})
