@@ -7,10 +7,15 @@
   window.SwaggerUIBundle({
     url: root.getAttribute("data-spec-url"),
     domNode: root,
-    deepLinking: true,
+    deepLinking: false, // with it each summary button holds a link (axe: nested-interactive)
     tryItOutEnabled: false,
     displayOperationId: true,
     defaultModelsExpandDepth: 0,
     validatorUrl: null, // never ask an outside validator about the document
+    onComplete: function () {
+      // The servers list has no label of its own; say what it chooses.
+      var servers = document.getElementById("servers");
+      if (servers) servers.setAttribute("aria-label", "Server");
+    },
   });
 })();
