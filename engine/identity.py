@@ -220,6 +220,20 @@ class TokenInfo:
     last_used_at: datetime | None
     revoked_at: datetime | None
 
+    def state(self, now: datetime) -> str:
+        return credential_state(self.revoked_at, self.expires_at, now)
+
+
+def credential_state(
+    revoked_at: datetime | None, expires_at: datetime | None, now: datetime
+) -> str:
+    """An API token's or a partner key's state: "revoked", "expired" or "active"."""
+    if revoked_at is not None:
+        return "revoked"
+    if expires_at is not None and expires_at <= now:
+        return "expired"
+    return "active"
+
 
 def list_tokens(session: Session, *, username: str | None = None) -> list[TokenInfo]:
     """Every token (never its value), newest first; one user's when ``username`` is given."""

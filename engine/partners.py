@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from engine.errors import InvalidInput
 from engine.errors import NotFound
 from engine.identity import Actor
+from engine.identity import credential_state
 from engine.models import Partner
 from engine.models import PartnerKey
 from engine.models import Ticket
@@ -214,11 +215,7 @@ class KeyInfo:
     last_used_at: datetime | None
 
     def state(self, now: datetime) -> str:
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and self.expires_at <= now:
-            return "expired"
-        return "active"
+        return credential_state(self.revoked_at, self.expires_at, now)
 
 
 def list_keys(session: Session, *, partner_code: str | None = None) -> list[KeyInfo]:

@@ -407,15 +407,9 @@ def tokens_list(settings: Settings, username: str | None) -> None:
 
     with _factory(settings)() as session:
         for t in list_tokens(session, username=username):
-            if t.revoked_at:
-                state = "revoked"
-            elif t.expires_at is not None and t.expires_at <= now:
-                state = "expired"
-            else:
-                state = "active"
             click.echo(
                 f"{t.id}\t{t.username}\t{t.name}\tcreated {day(t.created_at)}\t"
-                f"expires {day(t.expires_at)}\tlast used {day(t.last_used_at)}\t{state}"
+                f"expires {day(t.expires_at)}\tlast used {day(t.last_used_at)}\t{t.state(now)}"
             )
 
 
