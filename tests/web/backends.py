@@ -1,10 +1,9 @@
 """The app on SQLite and on PostgreSQL, for API tests that must hold on both.
 
 The PostgreSQL case is skipped unless LAKSA_TEST_POSTGRES_URL is set, and runs in a schema of
-its own (``tests/engine/conftest.prepared_database``). Two names for one fixture:
-``backend`` (over ``tests/engine/conftest.backend_url``; tests/web/conftest.py offers it to every
-web test) and ``api_backend`` (``from tests.web.backends import api_backend_fixture``). Either
-has the test users of tests/conftest.py, an admin and a citizen, and a token each.
+its own (``tests/engine/conftest.prepared_database``). The fixture ``backend`` (over
+``tests/engine/conftest.backend_url``; tests/web/conftest.py offers it to every web test) has
+the test users of tests/conftest.py, an admin and a citizen, and a token each.
 """
 
 from __future__ import annotations
@@ -74,9 +73,3 @@ def backend(backend_url: str, tmp_path: Path) -> Iterator[Backend]:  # noqa: F81
         yield Backend(name, backend_url, app, settings, factory, tokens)
     finally:
         engine.dispose()
-
-
-@pytest.fixture(name="api_backend")
-def api_backend_fixture(backend: Backend) -> Backend:
-    """The same app, under the name the API's HTTP and idempotency tests use."""
-    return backend

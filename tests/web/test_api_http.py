@@ -20,7 +20,6 @@ from engine.models import Category
 from engine.settings import Settings
 from tests.conftest import WORKFLOWS
 from tests.web.backends import Backend
-from tests.web.backends import api_backend_fixture  # noqa: F401 (the fixture)
 from tests.web.pages import Driven
 from tests.web.pages import jpeg
 from tests.web.pages import multipart
@@ -59,8 +58,8 @@ def api_rules(app: Flask) -> list[tuple[str, str, str]]:
 # -- Location, Allow, WWW-Authenticate ----------------------------------------------------------
 
 
-def test_every_201_names_what_it_created_in_location(api_backend: Backend):
-    client = api_backend.client()
+def test_every_201_names_what_it_created_in_location(backend: Backend):
+    client = backend.client()
     created = client.post("/api/v1/tickets", json=ROAD)
     assert created.headers["Location"] == created.get_json()["url"]
     assert (
@@ -70,12 +69,12 @@ def test_every_201_names_what_it_created_in_location(api_backend: Backend):
     with_photo = client.post("/api/v1/tickets", **multipart(parts))
     assert with_photo.status_code == 201
     assert with_photo.headers["Location"] == with_photo.get_json()["url"]
-    ticket = Driven(client, api_backend.tokens)
+    ticket = Driven(client, backend.tokens)
     ticket.to_handling()
     photo = client.post(
         f"/api/v1/tickets/{ticket.number}/attachments",
         **multipart({"purpose": "after", "photo": (jpeg(), "b.jpg")}),
-        headers=bearer(api_backend.tokens["petugas_dpupr"]),
+        headers=bearer(backend.tokens["petugas_dpupr"]),
     )
     assert photo.status_code == 201
     assert photo.headers["Location"] == photo.get_json()["url"]
@@ -90,8 +89,8 @@ def test_every_201_names_what_it_created_in_location(api_backend: Backend):
                 )
 
 
-def test_a_method_the_resource_does_not_take_is_405_with_allow(api_backend: Backend):
-    client = api_backend.client()
+def test_a_method_the_resource_does_not_take_is_405_with_allow(backend: Backend):
+    client = backend.client()
     number = client.post("/api/v1/tickets", json=ROAD).get_json()["number"]
     for method, path, allowed in [
         ("DELETE", "/api/v1/tickets", {"POST"}),
@@ -105,11 +104,11 @@ def test_a_method_the_resource_does_not_take_is_405_with_allow(api_backend: Back
 
 
 def test_every_401_of_the_api_challenges_for_a_bearer_token_before_reading_the_body(
-    api_backend: Backend,
+    backend: Backend,
 ):
-    client = api_backend.client()
+    client = backend.client()
     checked = 0
-    for endpoint, method, path in api_rules(api_backend.app):
+    for endpoint, method, path in api_rules(backend.app):
         if EXPECTED.get(endpoint) == PUBLIC and endpoint != "replies.TicketMessages":
             continue
         # A body and a query that would be refused (422) if they were read first.
@@ -132,9 +131,9 @@ def test_every_401_of_the_api_challenges_for_a_bearer_token_before_reading_the_b
 # -- ETag and conditional GET -----------------------------------------------------------------
 
 
-def test_ticket_views_answer_304_while_the_etag_still_matches(api_backend: Backend):
-    client = api_backend.client()
-    ticket = Driven(client, api_backend.tokens)
+def test_ticket_views_answer_304_while_the_etag_still_matches(backend: Backend):
+    client = backend.client()
+    ticket = Driven(client, backend.tokens)
     views = [
         (f"/api/v1/tickets/{ticket.number}", {}),
         (f"/api/v1/tickets/{ticket.number}/timeline", {}),
@@ -162,8 +161,8 @@ def test_ticket_views_answer_304_while_the_etag_still_matches(api_backend: Backe
 # -- CORS ---------------------------------------------------------------------------------------
 
 
-def test_cors_only_for_configured_origins(api_backend: Backend):
-    app, client = api_backend.app, api_backend.client()
+def test_cors_only_for_configured_origins(backend: Backend):
+    app, client = backend.app, backend.client()
     with_cors(app, PARTNER)
     allowed = client.get("/api/v1/categories", headers={"Origin": PARTNER})
     assert allowed.headers["Access-Control-Allow-Origin"] == PARTNER
@@ -185,8 +184,8 @@ def test_cors_only_for_configured_origins(api_backend: Backend):
     assert "Access-Control-Allow-Origin" not in unset.headers
 
 
-def test_a_preflight_is_answered_for_configured_origins_only(api_backend: Backend):
-    app, client = api_backend.app, api_backend.client()
+def test_a_preflight_is_answered_for_configured_origins_only(backend: Backend):
+    app, client = backend.app, backend.client()
     with_cors(app, PARTNER, "http://localhost:3000")
     asked = {
         "Access-Control-Request-Method": "POST",
@@ -219,9 +218,9 @@ def test_cors_origins_are_read_from_the_environment(tmp_path):
 # -- ticket numbers in any case -----------------------------------------------------------------
 
 
-def test_ticket_numbers_are_matched_without_regard_to_case(api_backend: Backend):
-    client = api_backend.client()
-    ticket = Driven(client, api_backend.tokens)
+def test_ticket_numbers_are_matched_without_regard_to_case(backend: Backend):
+    client = backend.client()
+    ticket = Driven(client, backend.tokens)
     ticket.to_handling()
     secret = {"X-Reporter-Secret": ticket.secret}
     for written in (ticket.number.lower(), ticket.number[3:].lower(), "lk" + ticket.number[3:]):
@@ -245,7 +244,7 @@ def test_ticket_numbers_are_matched_without_regard_to_case(api_backend: Backend)
     photo = client.post(
         f"/api/v1/tickets/{ticket.number.lower()}/attachments",
         **multipart({"purpose": "after", "photo": (jpeg(), "a.jpg")}),
-        headers=bearer(api_backend.tokens["petugas_dpupr"]),
+        headers=bearer(backend.tokens["petugas_dpupr"]),
     )
     assert photo.status_code == 201, photo.get_json()
 
@@ -253,11 +252,11 @@ def test_ticket_numbers_are_matched_without_regard_to_case(api_backend: Backend)
 # -- what a partner's screens need ----------------------------------------------------------------
 
 
-def test_categories_in_both_languages(api_backend: Backend):
-    with api_backend.factory.begin() as session:
+def test_categories_in_both_languages(backend: Backend):
+    with backend.factory.begin() as session:
         session.add(Category(code="banjir", name="Banjir", infrastructure=True, active=True))
         session.add(Category(code="lama", name="Kategori lama", active=False))
-    client = api_backend.client()
+    client = backend.client()
     indonesian = {c["code"]: c for c in client.get("/api/v1/categories").get_json()}
     english = {c["code"]: c for c in client.get("/api/v1/categories?lang=en").get_json()}
     assert indonesian["jalan_rusak"]["name"] == "Jalan rusak"
@@ -274,18 +273,18 @@ def test_categories_in_both_languages(api_backend: Backend):
     assert all(c["labels"]["en"] != c["labels"]["id"] for k, c in english.items() if k != "banjir")
 
 
-def test_init_demo_gives_an_older_databases_categories_their_english_names(api_backend: Backend):
-    with api_backend.factory.begin() as session:
+def test_init_demo_gives_an_older_databases_categories_their_english_names(backend: Backend):
+    with backend.factory.begin() as session:
         session.execute(update(Category).values(name_en=None))  # as before the column
-    with api_backend.factory.begin() as session:
+    with backend.factory.begin() as session:
         demo.ensure_demo_city(session)
-    with api_backend.factory() as session:
+    with backend.factory() as session:
         assert session.get(Category, "parkir_liar").name_en == "Illegal parking"  # type: ignore[union-attr]
         assert session.scalar(select(func.count()).where(Category.name_en.is_(None))) == 0
 
 
-def test_kecamatan_and_statuses_for_the_partners_screens(api_backend: Backend):
-    client = api_backend.client()
+def test_kecamatan_and_statuses_for_the_partners_screens(backend: Backend):
+    client = backend.client()
     kecamatan = client.get("/api/v1/kecamatan").get_json()
     assert len(kecamatan) == 13
     assert {"code": "cipondoh", "name": "Cipondoh"} in kecamatan
@@ -303,9 +302,9 @@ def test_kecamatan_and_statuses_for_the_partners_screens(api_backend: Backend):
     assert created["status"] in {s["code"] for s in statuses}
 
 
-def test_the_timeline_is_the_ticket_views_timeline_for_each_viewer(api_backend: Backend):
-    client = api_backend.client()
-    ticket = Driven(client, api_backend.tokens, photos=[jpeg()])
+def test_the_timeline_is_the_ticket_views_timeline_for_each_viewer(backend: Backend):
+    client = backend.client()
+    ticket = Driven(client, backend.tokens, photos=[jpeg()])
     ticket.to_handling()
     ticket.ask("Di sisi jalan yang mana?")
     public = client.get(f"/api/v1/tickets/{ticket.number}/timeline?lang=en").get_json()
@@ -329,9 +328,9 @@ def test_the_timeline_is_the_ticket_views_timeline_for_each_viewer(api_backend: 
         assert client.get(photo["thumbnail_url"]).status_code == 200
 
 
-def test_a_confidential_tickets_timeline_is_not_public(api_backend: Backend):
-    client = api_backend.client()
-    ticket = Driven(client, api_backend.tokens, confidential=True)
+def test_a_confidential_tickets_timeline_is_not_public(backend: Backend):
+    client = backend.client()
+    ticket = Driven(client, backend.tokens, confidential=True)
     assert_error(client.get(f"/api/v1/tickets/{ticket.number}/timeline"), 404)
     own = client.get(
         f"/api/v1/tickets/{ticket.number}/timeline", headers={"X-Reporter-Secret": ticket.secret}
@@ -339,14 +338,14 @@ def test_a_confidential_tickets_timeline_is_not_public(api_backend: Backend):
     assert own.status_code == 200
     desk = client.get(
         f"/api/v1/tickets/{ticket.number}/timeline",
-        headers=bearer(api_backend.tokens["verifikator"]),
+        headers=bearer(backend.tokens["verifikator"]),
     )
     assert desk.status_code == 200
 
 
 @pytest.mark.parametrize("lang", ["id", "en"])
-def test_status_labels_of_views_match_the_status_list(api_backend: Backend, lang: str):
-    client = api_backend.client()
+def test_status_labels_of_views_match_the_status_list(backend: Backend, lang: str):
+    client = backend.client()
     labels = {s["code"]: s for s in client.get(f"/api/v1/statuses?lang={lang}").get_json()}
     number = client.post("/api/v1/tickets", json=ROAD).get_json()["number"]
     view: dict[str, Any] = client.get(f"/api/v1/tickets/{number}?lang={lang}").get_json()

@@ -23,7 +23,6 @@ from engine.models import IdempotencyKey
 from engine.models import Ticket
 from tests.conftest import NOW
 from tests.web.backends import Backend
-from tests.web.backends import api_backend_fixture  # noqa: F401 (the fixture)
 from tests.web.pages import jpeg
 from tests.web.pages import multipart
 from tests.web.test_api import ROAD
@@ -43,8 +42,8 @@ def count(backend: Backend, model: Any = Ticket) -> int:
         return session.scalar(select(func.count()).select_from(model)) or 0
 
 
-def test_a_retried_report_answers_the_first_answer_and_files_nothing_new(api_backend):
-    client, headers = api_backend.client(), key()
+def test_a_retried_report_answers_the_first_answer_and_files_nothing_new(backend):
+    client, headers = backend.client(), key()
     first = client.post(TICKETS, json=ROAD, headers=headers)
     again = client.post(TICKETS, json=ROAD, headers=headers)
     assert first.status_code == again.status_code == 201
@@ -52,23 +51,23 @@ def test_a_retried_report_answers_the_first_answer_and_files_nothing_new(api_bac
     assert again.headers["Location"] == first.headers["Location"]
     assert again.headers["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first.headers
-    assert count(api_backend) == 1
+    assert count(backend) == 1
     # Without a key the same body is a second report, as before.
     assert client.post(TICKETS, json=ROAD).status_code == 201
-    assert count(api_backend) == 2
+    assert count(backend) == 2
 
 
-def test_the_same_key_with_another_body_is_refused(api_backend):
-    client, headers = api_backend.client(), key()
+def test_the_same_key_with_another_body_is_refused(backend):
+    client, headers = backend.client(), key()
     assert client.post(TICKETS, json=ROAD, headers=headers).status_code == 201
     other = client.post(TICKETS, json={**ROAD, "title": "Another hole"}, headers=headers)
     error = assert_error(other, 422, "idempotency_key_reused")
     assert "Idempotency-Key" in error["fields"]
-    assert count(api_backend) == 1
+    assert count(backend) == 1
 
 
-def test_json_key_order_and_spacing_do_not_make_another_request(api_backend):
-    client, headers = api_backend.client(), key()
+def test_json_key_order_and_spacing_do_not_make_another_request(backend):
+    client, headers = backend.client(), key()
     body = '{"title": "%s", "category": "jalan_rusak", "description": "%s", "reporter": %s}'
     text = body % (ROAD["title"], ROAD["description"], '{"contact": "budi@example.org"}')
     spaced = text.replace(": ", ":   ")
@@ -77,51 +76,51 @@ def test_json_key_order_and_spacing_do_not_make_another_request(api_backend):
     again = client.post(TICKETS, data=spaced, headers=json_type)
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.get_json()["number"] == first.get_json()["number"]
-    assert count(api_backend) == 1
+    assert count(backend) == 1
 
 
-def test_a_request_in_progress_with_the_key_answers_409(api_backend):
+def test_a_request_in_progress_with_the_key_answers_409(backend):
     headers = key()
     now = datetime.now(UTC)
-    client = api_backend.client()
-    with api_backend.app.test_request_context(TICKETS, method="POST", json=ROAD):
+    client = backend.client()
+    with backend.app.test_request_context(TICKETS, method="POST", json=ROAD):
         from web.api.idempotency import request_fingerprint
 
         fingerprint = request_fingerprint()
-    with api_backend.factory.begin() as session:
+    with backend.factory.begin() as session:
         idempotency.claim(
             session, scope="", key=headers["Idempotency-Key"], fingerprint=fingerprint, now=now
         )
     assert_error(client.post(TICKETS, json=ROAD, headers=headers), 409, "idempotency_key_in_use")
-    assert count(api_backend) == 0
+    assert count(backend) == 0
 
 
-def test_a_failed_request_gives_its_key_back(api_backend):
-    client, headers = api_backend.client(), key()
+def test_a_failed_request_gives_its_key_back(backend):
+    client, headers = backend.client(), key()
     refused = client.post(TICKETS, json={**ROAD, "category": ""}, headers=headers)
     assert_error(refused, 422, "invalid_input")
-    assert count(api_backend, IdempotencyKey) == 0
+    assert count(backend, IdempotencyKey) == 0
     assert client.post(TICKETS, json=ROAD, headers=headers).status_code == 201
-    assert count(api_backend) == 1
+    assert count(backend) == 1
 
 
-def test_keys_belong_to_who_sent_them(api_backend):
+def test_keys_belong_to_who_sent_them(backend):
     headers = key()
-    client = api_backend.client()
+    client = backend.client()
     public = client.post(TICKETS, json=ROAD, headers=headers)
     desk = client.post(
-        TICKETS, json=ROAD, headers={**headers, **bearer(api_backend.tokens["verifikator"])}
+        TICKETS, json=ROAD, headers={**headers, **bearer(backend.tokens["verifikator"])}
     )
     officer = client.post(
-        TICKETS, json=ROAD, headers={**headers, **bearer(api_backend.tokens["petugas_dlh"])}
+        TICKETS, json=ROAD, headers={**headers, **bearer(backend.tokens["petugas_dlh"])}
     )
     numbers = {r.get_json()["number"] for r in (public, desk, officer)}
     assert len(numbers) == 3
-    assert count(api_backend) == 3
+    assert count(backend) == 3
 
 
-def test_a_partners_keys_share_its_idempotency_keys(api_backend):
-    with api_backend.factory.begin() as session:
+def test_a_partners_keys_share_its_idempotency_keys(backend):
+    with backend.factory.begin() as session:
         keys = []
         for code in ("kanal-kota", "bot-wa"):
             partners.create_partner(session, code=code, name=code, now=NOW)
@@ -131,7 +130,7 @@ def test_a_partners_keys_share_its_idempotency_keys(api_backend):
                     1
                 ]
             )
-    client, headers = api_backend.client(), key()
+    client, headers = backend.client(), key()
     first, rotated, other = (
         client.post(TICKETS, json=ROAD, headers={**headers, **bearer(k)}) for k in keys
     )
@@ -139,39 +138,39 @@ def test_a_partners_keys_share_its_idempotency_keys(api_backend):
     assert rotated.get_json() == first.get_json()  # another key of the same partner
     assert rotated.headers["Idempotent-Replayed"] == "true"
     assert other.get_json()["number"] != first.get_json()["number"]  # another partner
-    assert count(api_backend) == 2
+    assert count(backend) == 2
 
 
 @pytest.mark.parametrize("bad", ["short", "x" * 256, "has a space in it ok", "é" * 20])
-def test_an_unusable_key_is_refused(api_backend, bad):
-    response = api_backend.client().post(
+def test_an_unusable_key_is_refused(backend, bad):
+    response = backend.client().post(
         TICKETS, json=ROAD, headers={"Idempotency-Key": bad.encode().decode("latin-1")}
     )
     assert "Idempotency-Key" in assert_error(response, 422, "invalid_input")["fields"]
-    assert count(api_backend) == 0
+    assert count(backend) == 0
 
 
-def test_a_multipart_report_with_photos_is_replayed_by_its_parts(api_backend):
-    client, headers = api_backend.client(), key()
+def test_a_multipart_report_with_photos_is_replayed_by_its_parts(backend):
+    client, headers = backend.client(), key()
     photo = jpeg()
     parts = {"ticket": json.dumps(ROAD), "photos": [(photo, "a.jpg")]}
     first = client.post(TICKETS, headers=headers, **multipart(parts))
     again = client.post(TICKETS, headers=headers, **multipart(parts))  # a new boundary
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.get_json() == first.get_json()
-    assert count(api_backend) == 1
-    assert count(api_backend, Attachment) == 1
+    assert count(backend) == 1
+    assert count(backend, Attachment) == 1
     other = {**parts, "photos": [(jpeg(colour=(0, 0, 255)), "a.jpg")]}
     assert_error(
         client.post(TICKETS, headers=headers, **multipart(other)), 422, "idempotency_key_reused"
     )
-    assert count(api_backend, Attachment) == 1
+    assert count(backend, Attachment) == 1
 
 
-def test_a_retried_task_completion_answers_the_first_answer(api_backend):
-    client = api_backend.client()
+def test_a_retried_task_completion_answers_the_first_answer(backend):
+    client = backend.client()
     number = client.post(TICKETS, json=ROAD).get_json()["number"]
-    desk = api_backend.tokens["verifikator"]
+    desk = backend.tokens["verifikator"]
     task = task_of(client, desk, number)
     path = f"/api/v1/tasks/{task['id']}/complete"
     body = {"data": {"decision": "route"}, "version": task["version"]}
@@ -183,12 +182,12 @@ def test_a_retried_task_completion_answers_the_first_answer(api_backend):
     assert again.headers["Idempotent-Replayed"] == "true"
     # Without the key the retry is a conflict: the task is done.
     assert_error(client.post(path, json=body, headers=bearer(desk)), 409)
-    with api_backend.factory() as session:
+    with backend.factory() as session:
         ticket = session.scalars(select(Ticket)).one()
         assert ticket.status == first.get_json()["status"] == "dispatched"
 
 
-def test_concurrent_retries_with_one_key_file_one_ticket(api_backend, monkeypatch):
+def test_concurrent_retries_with_one_key_file_one_ticket(backend, monkeypatch):
     slow_submit = commands.submit_ticket
 
     def submit(*args: Any, **kwargs: Any) -> Any:
@@ -200,7 +199,7 @@ def test_concurrent_retries_with_one_key_file_one_ticket(api_backend, monkeypatc
     answers: list[Any] = []
 
     def post() -> None:
-        client = api_backend.client()
+        client = backend.client()
         start.wait()
         answers.append(client.post(TICKETS, json=ROAD, headers=headers))
 
@@ -215,22 +214,22 @@ def test_concurrent_retries_with_one_key_file_one_ticket(api_backend, monkeypatc
     assert len({a.get_json()["number"] for a in answers if a.status_code == 201}) == 1
     for refused in (a for a in answers if a.status_code == 409):
         assert refused.get_json()["error"]["code"] == "idempotency_key_in_use"
-    assert count(api_backend) == 1
-    later = api_backend.client().post(TICKETS, json=ROAD, headers=headers)
+    assert count(backend) == 1
+    later = backend.client().post(TICKETS, json=ROAD, headers=headers)
     assert later.headers["Idempotent-Replayed"] == "true"
 
 
-def test_two_sessions_claiming_one_key_at_once_make_one_claim(api_backend):
+def test_two_sessions_claiming_one_key_at_once_make_one_claim(backend):
     """The unique constraint decides: the second claim waits for the first and sees it."""
     now = datetime.now(UTC)
     arguments = {"scope": "token:1", "key": "k" * 20, "fingerprint": "f" * 64, "now": now}
     outcome: list[Any] = []
-    with api_backend.factory() as first:
+    with backend.factory() as first:
         mine = idempotency.claim(first, **arguments)
         first.flush()
 
         def second() -> None:
-            with api_backend.factory() as other:
+            with backend.factory() as other:
                 try:
                     outcome.append(idempotency.claim(other, **arguments))
                     other.commit()
@@ -246,53 +245,53 @@ def test_two_sessions_claiming_one_key_at_once_make_one_claim(api_backend):
     assert isinstance(mine, idempotency.Claimed)
     assert len(outcome) == 1
     assert isinstance(outcome[0], idempotency.KeyInUse)
-    assert count(api_backend, IdempotencyKey) == 1
+    assert count(backend, IdempotencyKey) == 1
 
 
-def test_a_dead_requests_claim_is_taken_over_and_its_answer_refused(api_backend):
+def test_a_dead_requests_claim_is_taken_over_and_its_answer_refused(backend):
     then = datetime.now(UTC) - idempotency.LEASE - timedelta(seconds=1)
     arguments = {"scope": "", "key": "d" * 20, "fingerprint": "f" * 64}
-    with api_backend.factory.begin() as session:
+    with backend.factory.begin() as session:
         dead = idempotency.claim(session, **arguments, now=then)
-    with api_backend.factory.begin() as session:
+    with backend.factory.begin() as session:
         alive = idempotency.claim(session, **arguments, now=datetime.now(UTC))
     assert isinstance(dead, idempotency.Claimed)
     assert isinstance(alive, idempotency.Claimed)
     assert alive.id == dead.id
-    with api_backend.factory() as session, pytest.raises(idempotency.KeyInUse):
+    with backend.factory() as session, pytest.raises(idempotency.KeyInUse):
         idempotency.finish(session, dead, status=201, body="{}", location=None)
-    with api_backend.factory.begin() as session:
+    with backend.factory.begin() as session:
         idempotency.finish(session, alive, status=201, body='{"a": 1}', location="/x")
-    with api_backend.factory.begin() as session:
+    with backend.factory.begin() as session:
         answer = idempotency.claim(session, **arguments, now=datetime.now(UTC))
     assert answer == idempotency.Answer(201, '{"a": 1}', "/x")
 
 
-def test_keys_expire_and_are_swept(api_backend):
-    client, headers = api_backend.client(), key()
+def test_keys_expire_and_are_swept(backend):
+    client, headers = backend.client(), key()
     first = client.post(TICKETS, json=ROAD, headers=headers).get_json()["number"]
     later = datetime.now(UTC) + idempotency.LIFETIME + timedelta(seconds=1)
-    assert idempotency.sweep(api_backend.factory, now=datetime.now(UTC)) == 0
-    assert idempotency.sweep(api_backend.factory, now=later) == 1
-    assert count(api_backend, IdempotencyKey) == 0
+    assert idempotency.sweep(backend.factory, now=datetime.now(UTC)) == 0
+    assert idempotency.sweep(backend.factory, now=later) == 1
+    assert count(backend, IdempotencyKey) == 0
     again = client.post(TICKETS, json=ROAD, headers=headers)
     assert again.status_code == 201
     assert again.get_json()["number"] != first
     assert "Idempotent-Replayed" not in again.headers
 
 
-def test_an_expired_key_not_yet_swept_is_claimed_afresh(api_backend):
+def test_an_expired_key_not_yet_swept_is_claimed_afresh(backend):
     arguments = {"scope": "token:9", "key": "e" * 20}
     then = datetime.now(UTC)
-    with api_backend.factory.begin() as session:
+    with backend.factory.begin() as session:
         old = idempotency.claim(session, **arguments, fingerprint="a" * 64, now=then)
         assert isinstance(old, idempotency.Claimed)
         idempotency.finish(session, old, status=201, body="{}", location=None)
     later = then + idempotency.LIFETIME
-    with api_backend.factory.begin() as session:  # another body: fine once the key expired
+    with backend.factory.begin() as session:  # another body: fine once the key expired
         new = idempotency.claim(session, **arguments, fingerprint="b" * 64, now=later)
     assert isinstance(new, idempotency.Claimed)
     assert new.token != old.token
-    with api_backend.factory() as session:
+    with backend.factory() as session:
         row = session.scalars(select(IdempotencyKey)).one()  # the old row is gone
         assert (row.fingerprint, row.claim, row.status) == ("b" * 64, new.token, None)
