@@ -56,11 +56,12 @@ from engine.runtime import Step
 from engine.runtime import TaskNotReady
 
 T = TypeVar("T")
+KINDS = ("complaint", "aspiration", "information_request")  # what a report can be
 
 
 @dataclass(frozen=True)
 class TicketInput:
-    kind: str
+    kind: str  # one of KINDS
     category: str
     title: str
     description: str

@@ -25,6 +25,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import commands
 from engine import definitions
 from engine import numbers
 from engine import reference
@@ -45,11 +46,9 @@ MAX_PAGE_SIZE = 200
 MAX_IDS = 100  # service_request_id=a,b,c...
 YEARS = (1970, 2999)  # dates a window may name (beyond them, date arithmetic overflows)
 STATUSES = ("open", "closed")
-KIND_NAMES = {  # web/api/schemas.KINDS, with the names residents read
-    "complaint": "Pengaduan",
-    "aspiration": "Aspirasi",
-    "information_request": "Permintaan informasi",
-}
+KIND_NAMES = dict(  # the report kinds with the names residents read
+    zip(commands.KINDS, ("Pengaduan", "Aspirasi", "Permintaan informasi"), strict=True)
+)
 YES_NO = (("false", "Tidak"), ("true", "Ya"))
 # The photos that go with the ticket itself (the report's, the after-photo), not the
 # reporter's conversation.

@@ -11,12 +11,12 @@ from marshmallow import fields
 from marshmallow import validate
 from marshmallow import validates_schema
 
+from engine.commands import KINDS
 from engine.inputs import at_least
 from engine.inputs import clean
 from engine.reporter import CONTACT_PATTERN
 from engine.reporter import valid_contact
 
-KINDS = ("complaint", "aspiration", "information_request")
 # Every 201 names what it created (OpenAPI response headers).
 LOCATION_DOC = {
     "Location": {"description": "the URL of what was created", "schema": {"type": "string"}}
