@@ -141,12 +141,28 @@ def _deploy(
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
+@click.option(
+    "--production",
+    is_flag=True,
+    help="gunicorn with LAKSA_WEB_WORKERS workers of LAKSA_WEB_THREADS threads each.",
+)
 @click.pass_obj
-def serve(settings: Settings, host: str, port: int) -> None:
+def serve(settings: Settings, host: str, port: int, production: bool) -> None:
     """Serve the app; without Redis, a thread sweeps timers and delivers the outbox in-process."""
     from web.app import create_app
 
     factory = _factory(settings)  # a one-line error before init, not a page of them later
+    if production:
+        from web import production as server
+
+        try:
+            server.options(host, port)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        factory.kw["bind"].dispose()
+        click.echo(f"LAKSA (production) on http://{host}:{port}")
+        server.serve(settings, host, port)
+        return
     app = create_app({"SETTINGS": settings})
     if settings.redis_url is None:
         sender = partner_hooks.sender_for(settings, factory)
