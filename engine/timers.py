@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 from engine import commands
+from engine import metrics
 from engine.db import is_sqlite
 from engine.errors import WorkflowFailed
 from engine.models import Incident
@@ -123,6 +124,7 @@ def run_due(
             instances += 1
             try:
                 with factory.begin() as session:
+                    due = metrics.earliest_due(session, instance_id, now)
                     result = commands.fire_timers(session, instance_id=instance_id, now=now)
             except Exception as exc:  # any failure of one instance: record it and go on
                 failed += 1
@@ -131,6 +133,7 @@ def run_due(
                 continue
             if result.changed:
                 fired += 1
+                metrics.observe_timer_lateness(due)
             else:
                 skipped += 1
     return SweepResult(instances, fired, failed, skipped)

@@ -71,7 +71,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web import auth
     from web import errors
     from web import i18n
+    from web import ops
     from web import security
+    from web import telemetry
     from web.admin import blp as admin_blp
     from web.api import init_api
     from web.auditor import blp as auditor_blp
@@ -81,6 +83,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from web.public import blp as public_blp
     from web.reporter import blp as reporter_blp
 
+    telemetry.init_app(app)  # first: the request's id and clock before any other hook
     i18n.init_app(app)
     security.init_app(app)
     auth.init_app(app)
@@ -92,5 +95,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auditor_blp)
     app.register_blueprint(open311_blp)
     init_api(app)
+    ops.init_app(app)
     errors.register(app)  # after flask-smorest, so our error body wins
     return app

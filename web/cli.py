@@ -22,12 +22,12 @@ from engine import audit
 from engine import calendar
 from engine import definitions
 from engine import demo
-from engine import idempotency
 from engine import migrate
 from engine import moves
 from engine import outbox
 from engine import partner_hooks
 from engine import stays
+from engine import sweeper
 from engine import tally
 from engine import timers
 from engine.db import make_engine
@@ -39,7 +39,9 @@ from engine.identity import list_tokens
 from engine.identity import revoke_token
 from engine.runtime import DefinitionError
 from engine.settings import Settings
+from web import logs
 
+SERVICES = frozenset({"worker", "sweeper"})  # commands that log JSON lines by default
 NOT_SET_UP = "the database at {url} is not set up: run `laksa init` first"
 
 
@@ -74,7 +76,15 @@ def _now() -> datetime:
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """LAKSA: citizen complaints run as BPMN processes."""
+    _configure_logging("json" if ctx.invoked_subcommand in SERVICES else "text")
     ctx.obj = Settings.from_env()
+
+
+def _configure_logging(default_format: str) -> None:
+    try:
+        logs.configure(default_format)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()
@@ -155,6 +165,7 @@ def serve(settings: Settings, host: str, port: int, production: bool) -> None:
     if production:
         from web import production as server
 
+        _configure_logging("json")
         try:
             server.options(host, port)
         except ValueError as exc:
@@ -167,27 +178,13 @@ def serve(settings: Settings, host: str, port: int, production: bool) -> None:
     if settings.redis_url is None:
         sender = partner_hooks.sender_for(settings, factory)
         stop = threading.Event()
-
-        def sweep_forever() -> None:
-            while not stop.wait(settings.timer_interval_seconds):
-                try:
-                    timers.run_due(factory, now=_now())
-                except Exception:  # keep sweeping; the next round retries
-                    app.logger.exception("timer sweep failed")
-                try:
-                    anchors.anchor_if_missing(factory, now=_now())
-                except Exception:  # the next round tries again
-                    app.logger.exception("audit anchor failed")
-                try:
-                    idempotency.sweep(factory, now=_now())
-                except Exception:  # expired keys wait for the next round
-                    app.logger.exception("idempotency key sweep failed")
-                try:
-                    outbox.deliver_due(factory, now=_now(), sender=sender)
-                except Exception:  # undelivered rows stay; the next round retries
-                    app.logger.exception("outbox delivery failed")
-
-        threading.Thread(target=sweep_forever, name="laksa-timers", daemon=True).start()
+        threading.Thread(
+            target=sweeper.run,
+            args=(factory, sender),
+            kwargs={"interval": settings.timer_interval_seconds, "stop": stop},
+            name="laksa-timers",
+            daemon=True,
+        ).start()
     click.echo(f"LAKSA on http://{host}:{port}  (API: http://{host}:{port}/api/v1/openapi.json)")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
@@ -488,5 +485,11 @@ def worker(settings: Settings) -> None:
 
 
 from web.cli_partners import partners_group  # noqa: E402 (a command group of its own module)
+from web.cli_sweeper import sweeper_command  # noqa: E402 (a command of its own module)
 
 main.add_command(partners_group)
+main.add_command(sweeper_command)
+
+
+if __name__ == "__main__":  # `python -m web.cli`: how the production server starts its sweeper
+    main()

@@ -5,18 +5,39 @@ suit a small machine: one worker per core (at least two, so one stuck request ne
 site) with four threads each. Threaded workers (``gthread``) keep connections alive between
 requests, which partner apps and the officers' browsers rely on. Every worker builds its own app
 (and so its own connection pool) after the fork: a pool must never cross a fork.
+
+Metrics: every process writes its histograms to ``PROMETHEUS_MULTIPROC_DIR`` (``metrics/``
+under ``LAKSA_HOME`` unless set; emptied at start), and the master marks a worker's files dead
+when it exits (gunicorn's ``child_exit``). Logs: gunicorn's own lines go through the app's
+handler (``web.logs``), JSON in production.
+
+Without Redis nothing else sweeps timers and delivers the outbox, so the master starts one
+``laksa sweeper`` process beside the workers (never one per worker), restarts it if it dies,
+and stops it on the way out; the sweeper stops by itself when the master is gone, even after a
+SIGKILL. With ``LAKSA_REDIS_URL`` set, RQ workers (``laksa worker``) sweep instead.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import subprocess
+import sys
+import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
+from engine import sweeper
 from engine.settings import Settings
+
+log = logging.getLogger(__name__)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+RESTART_PAUSE = 5.0  # seconds before a sweeper that died is started again
 
 
 def worker_count(env: Mapping[str, str] | None = None) -> int:
@@ -68,10 +89,93 @@ def options(host: str, port: int, env: Mapping[str, str] | None = None) -> dict[
         "graceful_timeout": 20,
         "max_requests": 0,
         "accesslog": None,  # requests are logged by the app, with their request id
+        "logger_class": AppLogger,
+        "child_exit": _child_exit,
         "proc_name": "laksa",
         "control_socket_disable": True,  # gunicorn's ~/.gunicorn socket: one per user, unused
     }
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
-    ProductionServer(settings, options(host, port)).run()
+    """Serve until stopped; without Redis, with one sweeper process beside the workers."""
+    prepare_metrics_dir(settings.home)
+    opts = options(host, port)
+    child = None if settings.redis_url else Sweeper()
+    if child is not None:
+        opts["when_ready"] = lambda _arbiter: child.start()
+        opts["on_exit"] = lambda _arbiter: child.stop()
+    ProductionServer(settings, opts).run()
+
+
+def prepare_metrics_dir(home: Path, env: dict[str, str] | os._Environ[str] | None = None) -> Path:
+    """Set ``PROMETHEUS_MULTIPROC_DIR`` (``<home>/metrics`` unless set) and empty it.
+
+    Before any worker starts and before prometheus-client is imported (it picks its mode then).
+    """
+    env = os.environ if env is None else env
+    folder = Path(env.get(MULTIPROC_ENV) or home / "metrics")
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):  # files of a previous run's processes
+        old.unlink()
+    env[MULTIPROC_ENV] = str(folder)
+    return folder
+
+
+def _child_exit(_arbiter: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+class AppLogger(glogging.Logger):  # type: ignore[misc]  # gunicorn has no type hints
+    """gunicorn's logger, its lines handed to the root logger's handler (``web.logs``)."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.propagate = True
+
+
+class Sweeper:
+    """One ``laksa sweeper`` child of the gunicorn master, started again if it dies."""
+
+    def __init__(self, command: list[str] | None = None) -> None:
+        self.command = command or [sys.executable, "-m", "web.cli", "sweeper"]
+        self.process: subprocess.Popen[bytes] | None = None
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="laksa-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _spawn(self) -> None:
+        env = {**os.environ, sweeper.PARENT_ENV: str(os.getpid())}
+        # Our own interpreter and module, no input from outside.
+        self.process = subprocess.Popen(self.command, env=env)  # noqa: S603
+        log.info("sweeper started (pid %s)", self.process.pid)
+
+    def _watch(self) -> None:
+        while not self.stopping.is_set():
+            if self.process is None or self.process.poll() is not None:
+                if self.process is not None:
+                    log.warning(
+                        "sweeper (pid %s) exited with %s; starting another",
+                        self.process.pid,
+                        self.process.returncode,
+                    )
+                    if self.stopping.wait(RESTART_PAUSE):
+                        return
+                self._spawn()
+            self.stopping.wait(1.0)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()

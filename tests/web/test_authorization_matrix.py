@@ -130,6 +130,11 @@ EXPECTED: dict[str, Rule_] = {
     "reference.Categories": PUBLIC,  # what a partner's screens need
     "reference.KecamatanList": PUBLIC,
     "reference.Statuses": PUBLIC,
+    # Operators' machines: liveness, readiness, and the metrics (loopback, as here, or a token:
+    # tests/web/test_ops.py).
+    "ops.healthz": PUBLIC,
+    "ops.readyz": PUBLIC,
+    "ops.metrics": PUBLIC,
     # Every signed-in user: their own account, their inbox (empty when they have no group).
     "officer.sign_out": PUBLIC,  # signed out already: back to the home page
     "officer.password": STAFF,
