@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -11,6 +12,8 @@ import click
 from engine import partner_hooks
 from engine import sweeper
 from engine.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @click.command(name="sweeper")
@@ -29,7 +32,7 @@ def sweeper_command(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     parent = os.environ.get(sweeper.PARENT_ENV, "")
     interval = settings.timer_interval_seconds
-    click.echo(f"sweeping every {interval:g} s", err=True)
+    log.info("sweeping every %g s", interval)
     try:
         sweeper.run(
             factory,
