@@ -624,10 +624,12 @@ def test_laksa_outbox_deliver_prints_counts(settings, session_factory, actors, c
     with caplog.at_level("INFO", logger="engine.notify"):
         result = runner.invoke(main, ["outbox", "deliver"], env=env, catch_exceptions=False)
     assert result.exit_code == 0
-    assert result.output.strip() == (
+    assert result.stdout.strip() == (
         "1 delivered, 0 to retry, 0 given up; outbox: 0 pending, 1 delivered, 0 failed"
     )
     assert f"ticket={number} template=info_requested" in caplog.text
+    # The command configured logging: the log channel's line is on stderr, not only captured.
+    assert f"ticket={number} template=info_requested" in result.stderr
     assert CONTACT not in caplog.text  # the log sender never logs a contact
     failed = runner.invoke(main, ["outbox", "failed"], env=env, catch_exceptions=False)
     assert failed.output == ""
