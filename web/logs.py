@@ -35,6 +35,22 @@ REQUEST_FIELDS = ("method", "endpoint", "status", "duration_ms")
 QUIET = {"werkzeug": logging.WARNING, "spiff": logging.WARNING}
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes (a test's capture, a CLI
+    runner's), never to a stream that was replaced and closed since."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 class RequestIdFilter(logging.Filter):
     """Adds the current request's id (``request_id``, None outside a request) to each record."""
 
@@ -99,7 +115,7 @@ def configure(default_format: str = "text", env: Mapping[str, str] | None = None
     Idempotent: a second call replaces the handler the first one installed.
     """
     chosen, level = settings_from_env(default_format, env)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter() if chosen == "json" else TextFormatter())
     handler.addFilter(RequestIdFilter())
     handler.laksa = True  # type: ignore[attr-defined]
