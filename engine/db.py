@@ -60,10 +60,16 @@ def make_engine(url: str, **kwargs: Any) -> sa.Engine:
         engine = sa.create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take the write lock up front
-        # so two writers serialize instead of failing on lock upgrade.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # so two writers serialize instead of failing on lock upgrade. A connection with the
+        # execution option ``read_only`` only reads (health checks, metrics): a plain BEGIN.
+        event.listen(engine, "begin", _begin)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _begin(conn: sa.Connection) -> None:
+    read_only = conn.get_execution_options().get("read_only")
+    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -65,7 +65,7 @@ def database(engine: sa.Engine, *, timeout: float = TIMEOUT) -> Check:
     """The database answers ``PROBE``."""
 
     def probe() -> None:
-        with engine.connect() as connection:
+        with engine.connect().execution_options(read_only=True) as connection:
             if connection.dialect.name == "postgresql":
                 ms = int(timeout * 1000)
                 connection.exec_driver_sql(f"SET LOCAL statement_timeout = {ms}")

@@ -130,6 +130,7 @@ class DatabaseCollector:
         started = time.perf_counter()
         try:
             with self.factory() as session:
+                session.connection(execution_options={"read_only": True})  # no write lock
                 s = snapshot(session, now=datetime.now(UTC))
         except Exception as exc:  # the scrape still answers, saying the database is down
             log.warning("metrics: the database did not answer: %s", type(exc).__name__)

@@ -225,3 +225,21 @@ def test_health_endpoints_are_not_rate_limited(limited: Flask) -> None:
     limited.config["LAKSA_PARTNER_LIMIT"] = "2 per minute"
     answers = [client.get("/healthz", headers=key).status_code for _ in range(5)]
     assert answers == [200] * 5
+
+
+def test_readiness_and_metrics_read_while_a_writer_holds_sqlite(
+    app: Flask, settings: Settings
+) -> None:
+    import sqlite3
+
+    writer = sqlite3.connect(settings.database_url.removeprefix("sqlite:///"), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # the write lock, held
+    try:
+        client = app.test_client()
+        started = time.monotonic()
+        assert client.get("/readyz").status_code == 200
+        assert sample(client.get("/metrics").get_data(as_text=True), "laksa_database_up") == 1
+        assert time.monotonic() - started < 2
+    finally:
+        writer.rollback()
+        writer.close()
