@@ -5,7 +5,9 @@ from the database when ``/metrics`` is scraped, by one ``DatabaseCollector`` in 
 that answers, so several web workers never report them twice. Each is one query on an index or
 a projection table; counts of rows that can grow without bound (due timers, the outbox's
 backlog) stop at ``COUNT_CAP``, so a scrape during a backlog of millions costs no more than one
-of a hundred thousand. ``tickets by status`` reads the status index (an index-only count).
+of ten thousand. Open tickets are counted by status on the status index (open tickets only:
+the closed ones, most of a city's tickets after a few years, would make every scrape read them
+all); closed tickets by outcome come from the statistics' kept counts (``engine.tally``).
 
 The timer lateness histogram (fired - due) is observed where timers fire (``engine.timers``).
 prometheus-client is imported on first use, never at import time: in multiprocess mode
@@ -16,6 +18,7 @@ that variable is set.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,24 +34,34 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
+from engine import tally
+from engine.errors import NotDeployed
 from engine.models import Incident
 from engine.models import OpenTaskCount
 from engine.models import OutboxMessage
 from engine.models import PendingTimer
+from engine.models import StatCount
 from engine.models import Ticket
 from engine.outbox import MAX_ATTEMPTS
+from engine.reference import status_labels
 
 if TYPE_CHECKING:
     from prometheus_client import Histogram
     from prometheus_client.metrics_core import Metric
 
 log = logging.getLogger(__name__)
-COUNT_CAP = 100_000  # counts of due timers and of the outbox's backlog stop here
+COUNT_CAP = 10_000  # counts of due timers, the outbox's backlog and incidents stop here
 OVERDUE_AFTER = timedelta(minutes=1)  # a due timer not fired this long after is overdue
 # Seconds late a timer fired: a sweep every 10 s puts most under 10 s.
 LATENESS_BUCKETS = (0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 900, 3600, float("inf"))
 
+# Open tickets by status cost a count over the open tickets' index entries (some 100-250 ms at
+# 200,000 open tickets): counted at most once a minute per process, the rest read at each scrape.
+STATUS_TTL = 60.0
+
 _lateness: Histogram | None = None
+_status_cache: dict[tuple[str, str], tuple[float, dict[str, int]]] = {}
+_status_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -56,7 +69,8 @@ class Snapshot:
     """The engine's state at ``at``, as the gauges report it."""
 
     at: datetime
-    tickets_by_status: dict[str, int] = field(default_factory=dict)
+    tickets_by_status: dict[str, int] = field(default_factory=dict)  # open statuses only
+    closed_by_outcome: dict[str, int] = field(default_factory=dict)  # engine.tally's counts
     open_tasks_by_group: dict[str, int] = field(default_factory=dict)
     timers_due: int = 0
     timers_overdue: int = 0
@@ -72,14 +86,42 @@ def _capped_count(session: Session, query: Any) -> int:
     return int(session.scalar(select(func.count()).select_from(inner)) or 0)
 
 
-def snapshot(session: Session, *, now: datetime) -> Snapshot:
-    """Read every gauge: a handful of indexed queries, none growing with closed tickets."""
-    by_status = {
-        str(status): int(n)
-        for status, n in session.execute(
-            select(Ticket.status, func.count()).group_by(Ticket.status)
-        )
-    }
+def open_tickets_by_status(session: Session, process_key: str) -> dict[str, int]:
+    """Open tickets by status (every open status of the latest lifecycle, 0 when none is)."""
+    try:
+        open_statuses = [s.code for s in status_labels(session, process_key) if s.open]
+    except NotDeployed:
+        return {}
+    counts = dict.fromkeys(open_statuses, 0)
+    for status, n in session.execute(
+        select(Ticket.status, func.count())
+        .where(Ticket.status.in_(open_statuses))
+        .group_by(Ticket.status)
+    ):
+        counts[str(status)] = int(n)
+    return counts
+
+
+def snapshot(
+    session: Session,
+    *,
+    now: datetime,
+    process_key: str = "complaint",
+    tickets_by_status: dict[str, int] | None = None,
+) -> Snapshot:
+    """Read every gauge: a handful of indexed queries, none growing with closed tickets.
+
+    ``tickets_by_status`` given (counted a moment ago) is used instead of counting again.
+    """
+    if tickets_by_status is None:
+        tickets_by_status = open_tickets_by_status(session, process_key)
+    closed: dict[str, int] = {}
+    for state, n in session.execute(
+        select(StatCount.state, func.sum(StatCount.count))
+        .where(StatCount.dimension == "all", StatCount.state.startswith(tally.CLOSED))
+        .group_by(StatCount.state)
+    ):
+        closed[state.removeprefix(tally.CLOSED)] = int(n or 0)
     tasks = {
         str(group): int(n or 0)
         for group, n in session.execute(
@@ -97,7 +139,8 @@ def snapshot(session: Session, *, now: datetime) -> Snapshot:
     waiting = select(OutboxMessage.id).where(OutboxMessage.delivered_at.is_(None))
     return Snapshot(
         at=now,
-        tickets_by_status=by_status,
+        tickets_by_status=tickets_by_status,
+        closed_by_outcome=closed,
         open_tasks_by_group={g: n for g, n in tasks.items() if n},
         timers_due=_capped_count(session, due),
         timers_overdue=_capped_count(session, overdue),
@@ -121,8 +164,21 @@ class DatabaseCollector:
     When the database does not answer, only ``laksa_database_up 0`` is reported.
     """
 
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    def __init__(self, factory: sessionmaker[Session], process_key: str = "complaint") -> None:
         self.factory = factory
+        self.process_key = process_key
+
+    def _cached_statuses(self, session: Session) -> dict[str, int]:
+        """Open tickets by status, counted at most once per STATUS_TTL in this process."""
+        key = (str(self.factory.kw["bind"].url), self.process_key)
+        with _status_lock:
+            at, counts = _status_cache.get(key, (-STATUS_TTL, {}))
+            if time.monotonic() - at < STATUS_TTL:
+                return counts
+        counts = open_tickets_by_status(session, self.process_key)
+        with _status_lock:
+            _status_cache[key] = (time.monotonic(), counts)
+        return counts
 
     def collect(self) -> Iterator[Metric]:
         from prometheus_client.core import GaugeMetricFamily
@@ -131,7 +187,12 @@ class DatabaseCollector:
         try:
             with self.factory() as session:
                 session.connection(execution_options={"read_only": True})  # no write lock
-                s = snapshot(session, now=datetime.now(UTC))
+                s = snapshot(
+                    session,
+                    now=datetime.now(UTC),
+                    process_key=self.process_key,
+                    tickets_by_status=self._cached_statuses(session),
+                )
         except Exception as exc:  # the scrape still answers, saying the database is down
             log.warning("metrics: the database did not answer: %s", type(exc).__name__)
             yield GaugeMetricFamily("laksa_database_up", "Whether the database answered.", 0)
@@ -141,10 +202,18 @@ class DatabaseCollector:
         yield GaugeMetricFamily(
             "laksa_metrics_database_seconds", "Time the database gauges took to read.", took
         )
-        tickets = GaugeMetricFamily("laksa_tickets", "Tickets by status.", labels=["status"])
-        for status, n in sorted(s.tickets_by_status.items()):
+        tickets = GaugeMetricFamily(
+            "laksa_tickets", "Open tickets by status (statuses.json).", labels=["status"]
+        )
+        for status, n in s.tickets_by_status.items():
             tickets.add_metric([status], n)
         yield tickets
+        closed = GaugeMetricFamily(
+            "laksa_tickets_closed", "Closed tickets by outcome.", labels=["outcome"]
+        )
+        for outcome, n in sorted(s.closed_by_outcome.items()):
+            closed.add_metric([outcome], n)
+        yield closed
         tasks = GaugeMetricFamily(
             "laksa_open_tasks", "Open human tasks by candidate group.", labels=["group"]
         )

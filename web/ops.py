@@ -115,7 +115,9 @@ def _registry() -> Any:
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         registry.register(_Forward(REGISTRY))
-    registry.register(metrics.DatabaseCollector(current_app.extensions["laksa_sessions"]))
+    settings: Settings = current_app.config["LAKSA_SETTINGS"]
+    sessions = current_app.extensions["laksa_sessions"]
+    registry.register(metrics.DatabaseCollector(sessions, settings.process_key))
     return registry
 
 

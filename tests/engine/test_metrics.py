@@ -21,6 +21,8 @@ from engine import timers
 from engine.models import Incident
 from engine.models import OutboxMessage
 from engine.models import PendingTimer
+from engine.models import StatCount
+from engine.models import Ticket
 from engine.outbox import MAX_ATTEMPTS
 from tests.conftest import NOW
 from tests.factories import submit
@@ -39,7 +41,8 @@ def test_snapshot_counts_tickets_tasks_and_due_timers(
 ) -> None:
     with backend_factory() as session:
         empty = metrics.snapshot(session, now=NOW)
-    assert empty.tickets_by_status == {}
+    assert set(empty.tickets_by_status.values()) == {0}
+    assert {"received", "verification", "in_progress"} <= set(empty.tickets_by_status)
     assert (empty.timers_due, empty.sweep_lag_seconds) == (0, 0.0)
     for _ in range(3):
         submit(backend_factory)
@@ -50,13 +53,35 @@ def test_snapshot_counts_tickets_tasks_and_due_timers(
         later = metrics.snapshot(session, now=NOW + timedelta(days=30))
     assert first_due is not None
     assert pending
-    assert now.tickets_by_status == {"verification": 3}
+    assert {k: n for k, n in now.tickets_by_status.items() if n} == {"verification": 3}
     assert now.open_tasks_by_group == {"verifier": 3}
     assert (now.timers_due, now.timers_overdue, now.sweep_lag_seconds) == (0, 0, 0.0)
     # Thirty days on, every pending timer is due, overdue, and the oldest says how late.
     assert later.timers_due == later.timers_overdue == pending
     lag = (NOW + timedelta(days=30) - first_due.astimezone(UTC)).total_seconds()
     assert later.sweep_lag_seconds == lag
+
+
+def test_closed_tickets_count_by_outcome_from_the_kept_counts_not_by_status(
+    backend_factory: sessionmaker[Session],
+) -> None:
+    first, second = submit(backend_factory), submit(backend_factory)
+    with backend_factory.begin() as session:
+        session.execute(update(Ticket).where(Ticket.number == first).values(status="closed"))
+        session.add_all(
+            [
+                StatCount(dimension="all", key="", state="closed:fixed", late=False, count=5),
+                StatCount(dimension="all", key="", state="closed:fixed", late=True, count=2),
+                StatCount(dimension="all", key="", state="closed:duplicate", late=False, count=1),
+                StatCount(dimension="opd", key="dpupr", state="closed:fixed", late=False, count=9),
+            ]
+        )
+    with backend_factory() as session:
+        s = metrics.snapshot(session, now=NOW)
+    assert second
+    assert s.tickets_by_status["verification"] == 1
+    assert "closed" not in s.tickets_by_status
+    assert s.closed_by_outcome == {"fixed": 7, "duplicate": 1}
 
 
 def test_outbox_backlog_failures_and_open_incidents(

@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from engine import metrics
 from engine.settings import Settings
 from tests.conftest import WORKFLOWS
 from tests.web.backends import Backend
@@ -143,7 +144,8 @@ def test_an_unreachable_redis_is_not_ready(tmp_path: Path, backend: Backend) -> 
     assert body["checks"]["database"]["status"] == "ok"
 
 
-def test_metrics_change_when_a_ticket_is_submitted(backend: Backend) -> None:
+def test_metrics_change_when_a_ticket_is_submitted(backend: Backend, monkeypatch) -> None:
+    monkeypatch.setattr(metrics, "STATUS_TTL", 0.0)  # counted afresh at each scrape
     client = backend.client()
     before = client.get("/metrics").get_data(as_text=True)
     answer = client.post("/api/v1/tickets", json=ROAD)
@@ -152,7 +154,7 @@ def test_metrics_change_when_a_ticket_is_submitted(backend: Backend) -> None:
     assert after.status_code == 200
     assert after.mimetype == "text/plain"
     text = after.get_data(as_text=True)
-    assert sample(before, "laksa_tickets", status="verification") is None
+    assert sample(before, "laksa_tickets", status="verification") == 0
     assert sample(text, "laksa_tickets", status="verification") == 1
     assert sample(text, "laksa_open_tasks", group="verifier") == 1
     assert sample(text, "laksa_database_up") == 1
@@ -169,6 +171,16 @@ def test_metrics_change_when_a_ticket_is_submitted(backend: Backend) -> None:
         "laksa_timer_lateness_seconds_count",
     ):
         assert sample(text, name) is not None, name
+
+
+def test_open_tickets_by_status_are_counted_at_most_once_a_minute(backend: Backend) -> None:
+    client = backend.client()
+    first = client.get("/metrics").get_data(as_text=True)
+    assert client.post("/api/v1/tickets", json=ROAD).status_code == 201
+    second = client.get("/metrics").get_data(as_text=True)
+    assert sample(first, "laksa_tickets", status="verification") == 0
+    assert sample(second, "laksa_tickets", status="verification") == 0  # a minute not yet gone
+    assert sample(second, "laksa_open_tasks", group="verifier") == 1  # the others are read anew
 
 
 def test_metrics_name_endpoints_never_paths(client: FlaskClient) -> None:
