@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
+import signal
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -139,11 +140,17 @@ class AppLogger(glogging.Logger):  # type: ignore[misc]  # gunicorn has no type 
 
 
 class Sweeper:
-    """One ``laksa sweeper`` child of the gunicorn master, started again if it dies."""
+    """One ``laksa sweeper`` child of the gunicorn master, started again if it dies.
+
+    Started with ``posix_spawn``, not ``subprocess.Popen``: Popen waits on a pipe until the
+    child has started, and a worker the master forks meanwhile inherits that pipe's end, which
+    would hold this thread until that worker exits. The master's own reaping of children may
+    take the sweeper's exit status first; either way it counts as gone.
+    """
 
     def __init__(self, command: list[str] | None = None) -> None:
         self.command = command or [sys.executable, "-m", "web.cli", "sweeper"]
-        self.process: subprocess.Popen[bytes] | None = None
+        self.pid: int | None = None
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._watch, name="laksa-sweeper", daemon=True)
 
@@ -152,30 +159,40 @@ class Sweeper:
 
     def _spawn(self) -> None:
         env = {**os.environ, sweeper.PARENT_ENV: str(os.getpid())}
-        # Our own interpreter and module, no input from outside.
-        self.process = subprocess.Popen(self.command, env=env)  # noqa: S603
-        log.info("sweeper started (pid %s)", self.process.pid)
+        self.pid = os.posix_spawn(self.command[0], self.command, env)
+        log.info("sweeper started (pid %s)", self.pid)
+
+    def running(self) -> bool:
+        """Whether the sweeper still runs (reaping it if it has just exited)."""
+        if self.pid is None:
+            return False
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:  # reaped by gunicorn's master already
+            log.warning("sweeper (pid %s) exited", self.pid)
+            return False
+        if pid == 0:
+            return True
+        log.warning("sweeper (pid %s) exited with %s", self.pid, os.waitstatus_to_exitcode(status))
+        return False
 
     def _watch(self) -> None:
         while not self.stopping.is_set():
-            if self.process is None or self.process.poll() is not None:
-                if self.process is not None:
-                    log.warning(
-                        "sweeper (pid %s) exited with %s; starting another",
-                        self.process.pid,
-                        self.process.returncode,
-                    )
-                    if self.stopping.wait(RESTART_PAUSE):
-                        return
+            if not self.running():
+                if self.pid is not None and self.stopping.wait(RESTART_PAUSE):
+                    return
                 self._spawn()
             self.stopping.wait(1.0)
 
     def stop(self) -> None:
         self.stopping.set()
-        process = self.process
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        self.thread.join(timeout=5)
+        if self.pid is None or not self.running():
+            return
+        os.kill(self.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if not self.running():
+                return
+            time.sleep(0.1)
+        os.kill(self.pid, signal.SIGKILL)
