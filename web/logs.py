@@ -83,16 +83,16 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """``time level logger [request id] message key=value`` for a developer's terminal."""
+    """``time level logger [request id] message (duration)`` for a developer's terminal."""
 
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s %(name)s%(rid)s %(message)s%(fields)s")
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s%(rid)s %(message)s%(took)s")
 
     def format(self, record: logging.LogRecord) -> str:
         request_id = getattr(record, "request_id", None)
         record.rid = f" [{request_id}]" if request_id else ""
-        fields = [f"{n}={getattr(record, n)}" for n in REQUEST_FIELDS if getattr(record, n, None)]
-        record.fields = (" " + " ".join(fields)) if fields else ""
+        duration = getattr(record, "duration_ms", None)
+        record.took = f" ({duration} ms)" if duration is not None else ""
         return super().format(record)
 
 
