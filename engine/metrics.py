@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 COUNT_CAP = 10_000  # counts of due timers, the outbox's backlog and incidents stop here
+QUERY_MS = 5000  # PostgreSQL's limit on a scrape's queries; SQLite never waits (read_only)
 OVERDUE_AFTER = timedelta(minutes=1)  # a due timer not fired this long after is overdue
 # Seconds late a timer fired: a sweep every 10 s puts most under 10 s.
 LATENESS_BUCKETS = (0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 900, 3600, float("inf"))
@@ -186,7 +187,9 @@ class DatabaseCollector:
         started = time.perf_counter()
         try:
             with self.factory() as session:
-                session.connection(execution_options={"read_only": True})  # no write lock
+                connection = session.connection(execution_options={"read_only": True})
+                if connection.dialect.name == "postgresql":  # a slow count fails the scrape
+                    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {QUERY_MS}")
                 s = snapshot(
                     session,
                     now=datetime.now(UTC),
