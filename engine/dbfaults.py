@@ -10,8 +10,11 @@ first request after the fault gets a fresh one.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import time
 from dataclasses import dataclass
+from typing import Any
 from typing import Final
 
 import psycopg
@@ -19,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import ConnectionPoolEntry
 
 
 @dataclass(frozen=True)
@@ -114,8 +118,56 @@ def _mark_disconnect(ctx: ExceptionContext) -> None:
 
 
 def watch(engine: sa.Engine) -> None:
-    """Have ``engine``'s pool drop connections that a fault left unusable."""
+    """Have ``engine``'s pool drop connections that a fault left unusable, and those opened
+    while the database was read-only once it may take changes again."""
     event.listen(engine, "handle_error", _mark_disconnect)
+    if engine.dialect.name == "sqlite":
+        path = engine.url.database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            _watch_sqlite_file(engine, path)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _note_postgres_read_only)
+        event.listen(engine, "checkout", _renew_postgres_read_only)
+
+
+OPENED_READ_ONLY = "laksa_opened_read_only"
+# A PostgreSQL connection that opened read-only (a standby, default_transaction_read_only)
+# stays so; it is replaced after this long, so writes work soon after the database does.
+READ_ONLY_RENEW_SECONDS = 2.0
+
+
+def _watch_sqlite_file(engine: sa.Engine, path: str) -> None:
+    # SQLite opens a file it may not write read-only, silently, and the connection stays
+    # read-only after the file becomes writable again.
+    files = (path, f"{path}-wal")
+
+    def writable() -> bool:
+        return all(os.access(f, os.W_OK) for f in files if os.path.exists(f))
+
+    @event.listens_for(engine, "connect")
+    def note(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+        record.info[OPENED_READ_ONLY] = not writable()
+
+    @event.listens_for(engine, "checkout")
+    def renew(_dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        if record.info.get(OPENED_READ_ONLY) and writable():
+            raise sa.exc.DisconnectionError("opened while the database file was read-only")
+
+
+def _note_postgres_read_only(dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("SHOW transaction_read_only")
+    (read_only,) = cursor.fetchone()
+    cursor.close()
+    dbapi_conn.rollback()
+    if read_only == "on":
+        record.info[OPENED_READ_ONLY] = time.monotonic()
+
+
+def _renew_postgres_read_only(_dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+    opened = record.info.get(OPENED_READ_ONLY)
+    if opened is not None and time.monotonic() - opened > READ_ONLY_RENEW_SECONDS:
+        raise sa.exc.DisconnectionError("opened while the database was read-only")
 
 
 def commit_unless_fault(session: Session) -> None:
