@@ -170,10 +170,11 @@ def _renew_postgres_read_only(_dbapi_conn: Any, record: ConnectionPoolEntry, _pr
         raise sa.exc.DisconnectionError("opened while the database was read-only")
 
 
-def commit_unless_fault(session: Session) -> None:
-    """Commit a write that may be lost (a token's last use), unless the database cannot take it
-    now: then roll it back and let the request go on reading."""
+def write_unless_fault(session: Session, statement: sa.Executable) -> None:
+    """Execute and commit a write that may be lost (a token's last use), unless the database
+    cannot take it now: then roll it back and let the request go on reading."""
     try:
+        session.execute(statement)
         session.commit()
     except sa.exc.DBAPIError as exc:
         if classify(exc) is None:

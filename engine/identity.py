@@ -206,8 +206,8 @@ def _token_user(session: Session, token: str, *, now: datetime | None) -> tuple[
         return None
     token_id = row.id
     if now is not None and (row.last_used_at is None or now - row.last_used_at > _LAST_USED_STEP):
-        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-        dbfaults.commit_unless_fault(session)
+        touch = update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
+        dbfaults.write_unless_fault(session, touch)
     return user, token_id
 
 

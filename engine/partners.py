@@ -199,8 +199,8 @@ def actor_for_partner_key(session: Session, key: str, *, now: datetime) -> Actor
         scopes=frozenset(row.scopes.split()),
     )
     if row.last_used_at is None or now - row.last_used_at > _LAST_USED_STEP:
-        session.execute(update(PartnerKey).where(PartnerKey.id == row.id).values(last_used_at=now))
-        dbfaults.commit_unless_fault(session)
+        touch = update(PartnerKey).where(PartnerKey.id == row.id).values(last_used_at=now)
+        dbfaults.write_unless_fault(session, touch)
     return actor
 
 
