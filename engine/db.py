@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import enum
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -92,7 +95,8 @@ def make_engine(url: str, *, waits: Waits = BACKGROUND, **kwargs: Any) -> sa.Eng
         kwargs.setdefault("connect_args", {"timeout": waits.busy})
         engine = sa.create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        path = sa.make_url(url).database or ":memory:"
+        event.listen(engine, "begin", _sqlite_begin_with(path, waits.busy))
     else:
         kwargs.setdefault("connect_args", _postgres_args(url, waits))
         engine = sa.create_engine(url, pool_pre_ping=True, **kwargs)
@@ -123,14 +127,41 @@ def _postgres_args(url: str, waits: Waits) -> dict[str, Any]:
     return args
 
 
-def _sqlite_begin(conn: sa.Connection) -> None:
-    # pysqlite's own transaction handling defers BEGIN (see _sqlite_pragmas). A transaction
-    # that writes takes the write lock up front, so two writers serialize instead of one
-    # failing on lock upgrade (in WAL mode a deferred transaction that read before another
-    # writer committed cannot write at all: SQLITE_BUSY_SNAPSHOT). One that only reads
-    # takes no lock and is never blocked by a writer.
-    reads_first = conn.get_execution_options().get(READS_FIRST)
-    conn.exec_driver_sql("BEGIN" if reads_first else "BEGIN IMMEDIATE")
+# This process's writers of each SQLite file take turns here before they ask SQLite for its
+# write lock: SQLite's busy handler polls with growing sleeps, so among several waiting writers
+# an unlucky one can keep losing for seconds; one poller at a time, woken in turn, cannot.
+_write_turns: dict[str, threading.Lock] = {}
+_turns_lock = threading.Lock()
+
+
+def _write_turn(path: str) -> threading.Lock:
+    with _turns_lock:
+        return _write_turns.setdefault(path, threading.Lock())
+
+
+def _sqlite_begin_with(path: str, busy: float) -> Callable[[sa.Connection], None]:
+    turn = _write_turn(path)
+
+    def begin(conn: sa.Connection) -> None:
+        # pysqlite's own transaction handling defers BEGIN (see _sqlite_pragmas). A
+        # transaction that writes takes the write lock up front, so two writers serialize
+        # instead of one failing on lock upgrade (in WAL mode a deferred transaction that read
+        # before another writer committed cannot write at all: SQLITE_BUSY_SNAPSHOT). One that
+        # only reads takes no lock and is never blocked by a writer.
+        if conn.get_execution_options().get(READS_FIRST):
+            conn.exec_driver_sql("BEGIN")
+            return
+        started = time.monotonic()
+        my_turn = turn.acquire(timeout=busy)
+        try:  # out of turn after ``busy``: SQLite answers at once, busy or not
+            left = max(0, int((busy - (time.monotonic() - started)) * 1000))
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {left}")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        finally:
+            if my_turn:
+                turn.release()
+
+    return begin
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
