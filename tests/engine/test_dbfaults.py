@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from engine import dbfaults
 from engine.db import WEB
 from engine.db import make_engine
-from tests.engine.conftest import POSTGRES_ENV
 from tests.faults import can_protect_files
 from tests.faults import sqlite_read_only
 from tests.faults import sqlite_write_lock
@@ -79,14 +78,6 @@ def test_other_errors_are_not_faults(tmp_path):
     assert dbfaults.classify(_error_of(engine, "SELECT * FROM missing")) is None
     assert dbfaults.classify(ValueError("no")) is None
     engine.dispose()
-
-
-@pytest.fixture
-def postgres_url() -> str:
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(f"{POSTGRES_ENV} is not set")
-    return url
 
 
 @pytest.mark.postgres

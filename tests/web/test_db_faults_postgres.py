@@ -5,7 +5,6 @@ recovers by itself, with no ticket lost or half-written."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -20,7 +19,7 @@ from engine.db import make_session_factory
 from engine.identity import create_token
 from tests.conftest import NOW
 from tests.conftest import add_users
-from tests.engine.conftest import POSTGRES_ENV
+from tests.engine.conftest import postgres_url  # noqa: F401 (a fixture)
 from tests.engine.conftest import prepare_database
 from tests.engine.conftest import prepared_database
 from tests.faults import TcpProxy
@@ -112,11 +111,9 @@ def test_postgres_gone_answers_503_in_seconds_and_all_works_again_when_it_is_bac
 
 
 @pytest.fixture
-def own_database() -> Iterator[tuple[str, sa.Engine, str]]:
+def own_database(postgres_url: str) -> Iterator[tuple[str, sa.Engine, str]]:  # noqa: F811
     """A database of the test's own (its settings change; the shared server's do not)."""
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        pytest.skip(f"{POSTGRES_ENV} is not set")
+    base = postgres_url
     name = f"laksa_fault_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
