@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from engine import dbfaults
 from engine.errors import InvalidInput
 from engine.models import ApiToken
 from engine.models import Group
@@ -205,8 +206,8 @@ def _token_user(session: Session, token: str, *, now: datetime | None) -> tuple[
         return None
     token_id = row.id
     if now is not None and (row.last_used_at is None or now - row.last_used_at > _LAST_USED_STEP):
-        session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
-        session.commit()
+        touch = update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
+        dbfaults.write_unless_fault(session, touch)
     return user, token_id
 
 

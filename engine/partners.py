@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from engine import dbfaults
 from engine.errors import InvalidInput
 from engine.errors import NotFound
 from engine.identity import Actor
@@ -198,8 +199,8 @@ def actor_for_partner_key(session: Session, key: str, *, now: datetime) -> Actor
         scopes=frozenset(row.scopes.split()),
     )
     if row.last_used_at is None or now - row.last_used_at > _LAST_USED_STEP:
-        session.execute(update(PartnerKey).where(PartnerKey.id == row.id).values(last_used_at=now))
-        session.commit()
+        touch = update(PartnerKey).where(PartnerKey.id == row.id).values(last_used_at=now)
+        dbfaults.write_unless_fault(session, touch)
     return actor
 
 

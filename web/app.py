@@ -10,6 +10,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 from werkzeug.routing import Map
 
+from engine.db import WEB
 from engine.db import make_engine
 from engine.db import make_session_factory
 from engine.inputs import MAX_ID
@@ -62,8 +63,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         LAKSA_TILE_ATTRIBUTION=os.environ.get("LAKSA_TILE_ATTRIBUTION") or "",
     )
     app.config.update(config)
-    engine = config.get("DB_ENGINE") or make_engine(settings.database_url)
+    engine = config.get("DB_ENGINE") or make_engine(settings.database_url, waits=WEB)
     app.extensions["laksa_sessions"] = make_session_factory(engine)
+    app.extensions["laksa_read_sessions"] = make_session_factory(engine, reads_first=True)
     app.extensions["laksa_media"] = config.get("MEDIA_STORE") or media_store(settings.home)
     app.teardown_appcontext(session.close)
     app.jinja_env.add_extension("jinja2.ext.do")

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed
 
 from engine import errors
+from web import faults
 from web.open311.render import error_answer as open311_error
 from web.open311.render import format_of
 from web.security import OPEN311_PREFIX
@@ -154,6 +155,12 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[Response | str, int]:
+        fault = faults.fault_of(exc)
+        if fault is not None:  # the database cannot serve now: 503, try again later
+            if not _wants_json():
+                return faults.fault_page(fault), faults.STATUS
+            response, status = error_response(faults.STATUS, fault.code, fault.message)
+            return faults.with_retry_after(response, fault), status
         rollback()
         log.exception("unhandled error")
         if not _wants_json():

@@ -97,3 +97,12 @@ def redis_url() -> str:
     if not url:
         pytest.skip(f"{REDIS_ENV} is not set")
     return url
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """The shared PostgreSQL's URL (the database itself, no schema of the test's own)."""
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    return url

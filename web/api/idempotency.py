@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
@@ -21,8 +23,12 @@ from flask import Response
 from flask import current_app
 from flask import request
 from marshmallow import Schema
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
 
+from engine import dbfaults
 from engine import idempotency
+from engine.idempotency import Claimed
 from web.auth import current_actor
 from web.session import db
 
@@ -30,6 +36,7 @@ HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
+RELEASE_RETRY_SECONDS = 1.0
 
 DOC_PARAMETER = {
     "in": "header",
@@ -81,13 +88,16 @@ def idempotent(schema: type[Schema], status: int = 200) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             session = db()
-            claimed: idempotency.Claimed | None = None
-            key = request.headers.get(HEADER)
+            claimed: Claimed | None = None
+            scope, key = "", request.headers.get(HEADER)
             if key is not None:
+                scope = idempotency.scope_of(current_actor())
+                key = idempotency.check_key(key, field=HEADER)
+                _unreleased.give_back(scope, key)  # a retry after a fault finds its key free
                 outcome = idempotency.claim(
                     session,
-                    scope=idempotency.scope_of(current_actor()),
-                    key=idempotency.check_key(key, field=HEADER),
+                    scope=scope,
+                    key=key,
                     fingerprint=request_fingerprint(),
                     now=datetime.now(UTC),
                 )
@@ -108,8 +118,8 @@ def idempotent(schema: type[Schema], status: int = 200) -> Callable[[F], F]:
                     )
                 session.commit()
             except BaseException:
-                if claimed is not None:
-                    _release(claimed)
+                if claimed is not None and key is not None:
+                    _release(scope, key, claimed)
                 raise
             return body, status, headers
 
@@ -118,12 +128,71 @@ def idempotent(schema: type[Schema], status: int = 200) -> Callable[[F], F]:
     return decorate
 
 
-def _release(claimed: idempotency.Claimed) -> None:
+def _release(scope: str, key: str, claimed: Claimed) -> None:
     session = db()
     try:
         session.rollback()
         idempotency.release(session, claimed)
         session.commit()
-    except Exception:  # the claim's lease runs out instead
-        log.exception("could not give an Idempotency-Key back")
+    except Exception as exc:
         session.rollback()
+        if dbfaults.classify(exc) is None:
+            log.exception("could not give an Idempotency-Key back")  # its lease runs out
+            return
+        # The database failed the request and refuses the release too: give the key back as
+        # soon as it can, so the client's retry (after Retry-After) is not told "in progress".
+        log.warning("Idempotency-Key claim %s is given back once the database is back", claimed.id)
+        _unreleased.add(current_app.extensions["laksa_sessions"], scope, key, claimed)
+
+
+class _Unreleased:
+    """Claims of requests that failed on a database fault, given back by a thread of their own
+    once the database takes changes again (and by the retry of the same key, if it comes to
+    this process first)."""
+
+    def __init__(self) -> None:
+        self._claims: dict[tuple[str, str], tuple[sessionmaker[Session], Claimed, float]] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, factory: sessionmaker[Session], scope: str, key: str, claimed: Claimed) -> None:
+        giving_up = time.monotonic() + idempotency.LEASE.total_seconds()
+        with self._lock:
+            self._claims[scope, key] = (factory, claimed, giving_up)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._retry, name="laksa-idempotency-release", daemon=True
+                )
+                self._thread.start()
+
+    def give_back(self, scope: str, key: str) -> bool:
+        """Try to give the claim of ``key`` back if it waits; False if that failed again."""
+        with self._lock:
+            waiting = self._claims.get((scope, key))
+        if waiting is None:
+            return True
+        factory, claimed, giving_up = waiting
+        try:
+            with factory.begin() as session:
+                idempotency.release(session, claimed)
+        except Exception:  # still failing; past the lease a retry takes the claim over anyway
+            if time.monotonic() < giving_up:
+                return False
+        with self._lock:
+            if self._claims.get((scope, key)) == waiting:
+                del self._claims[scope, key]
+        return True
+
+    def _retry(self) -> None:
+        while True:
+            with self._lock:
+                waiting = list(self._claims)
+            if not waiting:
+                return
+            for scope, key in waiting:
+                if not self.give_back(scope, key):
+                    break  # the database still fails: wait before trying the others
+            time.sleep(RELEASE_RETRY_SECONDS)
+
+
+_unreleased = _Unreleased()

@@ -37,6 +37,7 @@ from engine.errors import TooLarge
 from engine.identity import Actor
 from engine.media import MAX_BYTES
 from engine.media import process_image
+from web import faults
 from web.extensions import limiter
 from web.extensions import partner_request
 from web.open311.render import JSON
@@ -260,6 +261,10 @@ def http_error(exc: HTTPException) -> Response:
 
 @blp.errorhandler(Exception)
 def unexpected(exc: Exception) -> Response:
+    fault = faults.fault_of(exc)
+    if fault is not None:  # the database cannot serve now: 503, try again later
+        answer = error_answer(format_of(request.path), faults.STATUS, fault.message)
+        return faults.with_retry_after(answer, fault)
     rollback()
     log.exception("unhandled error")
     return error_answer(format_of(request.path), 500, "something went wrong on our side")
