@@ -77,8 +77,8 @@ def worker_env(database_url: str, redis_url: str, home: Path, **extra: str) -> d
         LAKSA_REDIS_URL=redis_url,
         LAKSA_SECRET_KEY="test-secret",
         LAKSA_TIMER_INTERVAL=str(INTERVAL),
-        **extra,
     )
+    env.update(extra)
     return env
 
 
