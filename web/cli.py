@@ -22,12 +22,12 @@ from engine import audit
 from engine import calendar
 from engine import definitions
 from engine import demo
-from engine import idempotency
 from engine import migrate
 from engine import moves
 from engine import outbox
 from engine import partner_hooks
 from engine import stays
+from engine import sweeper
 from engine import tally
 from engine import timers
 from engine.db import make_engine
@@ -165,29 +165,15 @@ def serve(settings: Settings, host: str, port: int, production: bool) -> None:
         return
     app = create_app({"SETTINGS": settings})
     if settings.redis_url is None:
-        sender = partner_hooks.sender_for(settings, factory)
-        stop = threading.Event()
-
-        def sweep_forever() -> None:
-            while not stop.wait(settings.timer_interval_seconds):
-                try:
-                    timers.run_due(factory, now=_now())
-                except Exception:  # keep sweeping; the next round retries
-                    app.logger.exception("timer sweep failed")
-                try:
-                    anchors.anchor_if_missing(factory, now=_now())
-                except Exception:  # the next round tries again
-                    app.logger.exception("audit anchor failed")
-                try:
-                    idempotency.sweep(factory, now=_now())
-                except Exception:  # expired keys wait for the next round
-                    app.logger.exception("idempotency key sweep failed")
-                try:
-                    outbox.deliver_due(factory, now=_now(), sender=sender)
-                except Exception:  # undelivered rows stay; the next round retries
-                    app.logger.exception("outbox delivery failed")
-
-        threading.Thread(target=sweep_forever, name="laksa-timers", daemon=True).start()
+        # timers as they fall due, the outbox and other chores every LAKSA_TIMER_INTERVAL s
+        sweep = {
+            "sender": partner_hooks.sender_for(settings, factory),
+            "interval": settings.timer_interval_seconds,
+            "stop": threading.Event(),
+        }
+        threading.Thread(
+            target=sweeper.run, args=(factory,), kwargs=sweep, name="laksa-timers", daemon=True
+        ).start()
     click.echo(f"LAKSA on http://{host}:{port}  (API: http://{host}:{port}/api/v1/openapi.json)")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
