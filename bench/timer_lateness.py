@@ -17,6 +17,7 @@ sweep, repeat. The last line on stdout is one JSON object.
 
 from __future__ import annotations
 
+import os
 import re
 import statistics
 import threading
@@ -178,6 +179,12 @@ def run(
             "min": round(min(late), 3) if late else None,
         },
         "target_p99_s": TARGET_P99,
+        # firings per second from the first due time to the last firing: below count/spread,
+        # the sweeper cannot keep up and lateness is queueing behind the firing itself
+        "fired_per_s": round(len(fired) / max(max(fired.values()) - first_due.timestamp(), 1e-3), 1)
+        if fired
+        else 0.0,
+        "load_avg_1m": round(os.getloadavg()[0], 2),  # others' work on the machine meanwhile
     }
     report["met"] = bool(late) and len(fired) == count and percentile(late, 0.99) <= TARGET_P99
     return report
