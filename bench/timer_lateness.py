@@ -147,8 +147,8 @@ def run(
         if fixed_poll
         else threading.Thread(
             target=sweeper.run,
-            args=(factory,),
-            kwargs={"sender": Discard(), "interval": interval, "stop": stop},
+            args=(factory, Discard()),
+            kwargs={"interval": interval, "stop": stop},
         )
     )
     loop.start()

@@ -165,14 +165,14 @@ def serve(settings: Settings, host: str, port: int, production: bool) -> None:
         return
     app = create_app({"SETTINGS": settings})
     if settings.redis_url is None:
-        # timers as they fall due, the outbox and other chores every LAKSA_TIMER_INTERVAL s
-        sweep = {
-            "sender": partner_hooks.sender_for(settings, factory),
-            "interval": settings.timer_interval_seconds,
-            "stop": threading.Event(),
-        }
+        sender = partner_hooks.sender_for(settings, factory)
+        stop = threading.Event()
         threading.Thread(
-            target=sweeper.run, args=(factory,), kwargs=sweep, name="laksa-timers", daemon=True
+            target=sweeper.run,
+            args=(factory, sender),
+            kwargs={"interval": settings.timer_interval_seconds, "stop": stop},
+            name="laksa-timers",
+            daemon=True,
         ).start()
     click.echo(f"LAKSA on http://{host}:{port}  (API: http://{host}:{port}/api/v1/openapi.json)")
     app.run(host=host, port=port, threaded=True, use_reloader=False)

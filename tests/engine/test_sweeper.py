@@ -65,8 +65,8 @@ def sweeping(factory: sessionmaker[Session], sender: Recording) -> Iterator[None
     stop = threading.Event()
     thread = threading.Thread(
         target=sweeper.run,
-        args=(factory,),
-        kwargs={"sender": sender, "interval": INTERVAL, "stop": stop},
+        args=(factory, sender),
+        kwargs={"interval": INTERVAL, "stop": stop},
         daemon=True,
     )
     thread.start()
@@ -88,14 +88,13 @@ def wait_for(condition: Callable[[], bool], timeout: float) -> float:
 
 
 def test_a_timer_fires_when_it_falls_due_not_at_the_next_poll(session_factory):
-    redeploy_with_timer(session_factory, 2)
-    with sweeping(session_factory, Recording()):
-        time.sleep(0.3)  # the sweeper's first round found nothing and went to sleep
-        submit(session_factory, now=datetime.now(UTC))
-        with session_factory() as session:
-            [due] = session.scalars(
-                select(PendingTimer.due_at).where(PendingTimer.element_id == OVERDUE)
-            )
+    redeploy_with_timer(session_factory, 3)
+    submit(session_factory, now=datetime.now(UTC))
+    with session_factory() as session:
+        [due] = session.scalars(
+            select(PendingTimer.due_at).where(PendingTimer.element_id == OVERDUE)
+        )
+    with sweeping(session_factory, Recording()):  # its first round finds nothing due yet
         wait_for(lambda: len(fired_at(session_factory)) == 1, timeout=20)
         late = (datetime.now(UTC) - due).total_seconds()
     assert 0 <= late < 1.5, late  # the old loop: up to INTERVAL seconds
