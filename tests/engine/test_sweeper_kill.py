@@ -23,6 +23,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
 
 from engine.clock import now as wall_now
 from engine.models import PendingTimer
@@ -69,6 +71,20 @@ def fired_count(conn: sa.Connection) -> int:
     )
 
 
+def assert_killed_mid_batch(factory: sessionmaker[Session], pid: int) -> int:
+    """Some timers fired, some still claimed by the killed process ``pid``; returns the fired."""
+    fired = len(fired_events(factory))
+    assert 0 < fired < TICKETS
+    with factory() as session:
+        held = session.scalar(
+            select(func.count())
+            .select_from(PendingTimer)
+            .where(PendingTimer.claimed_by.like(f"%:{pid}"))
+        )
+    assert held, "killed between two batches: nothing was left claimed"
+    return fired
+
+
 def test_a_sweeper_killed_mid_batch_loses_nothing(backend_url, backend_factory, tmp_path):
     command = laksa()
     submit_many(backend_factory, TICKETS, now=wall_now() - timedelta(days=10))
@@ -96,15 +112,7 @@ def test_a_sweeper_killed_mid_batch_loses_nothing(backend_url, backend_factory, 
     assert sweeper.returncode == -signal.SIGKILL  # killed, not finished
 
     killed_at = time.monotonic()
-    fired_before = len(fired_events(backend_factory))
-    assert 0 < fired_before < TICKETS
-    with backend_factory() as session:
-        held = session.scalar(
-            select(func.count())
-            .select_from(PendingTimer)
-            .where(PendingTimer.claimed_by.like(f"%:{sweeper.pid}"))
-        )
-    assert held, "killed between two batches: nothing was left claimed"
+    fired_before = assert_killed_mid_batch(backend_factory, sweeper.pid)
 
     time.sleep(max(0.0, killed_at + LEASE_SECONDS + 0.5 - time.monotonic()))
     after = subprocess.run(
@@ -165,15 +173,7 @@ def test_an_rq_worker_killed_mid_sweep_loses_nothing(backend_url, backend_factor
         first.wait(timeout=30)
         assert first.returncode == -signal.SIGKILL
 
-        fired_before = len(fired_events(backend_factory))
-        assert 0 < fired_before < TICKETS
-        with backend_factory() as session:
-            held = session.scalar(
-                select(func.count())
-                .select_from(PendingTimer)
-                .where(PendingTimer.claimed_by.like(f"%:{first.pid}"))
-            )
-        assert held, "killed between two batches: nothing was left claimed"
+        assert_killed_mid_batch(backend_factory, first.pid)
 
         second = start()
         with observer.connect() as conn:
