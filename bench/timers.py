@@ -14,6 +14,9 @@ and ``ANALYZE``, ``timers.run_due`` with nothing due runs ``--repeats`` times; t
 Then ``--fire`` tickets are submitted through the engine and one sweep fires their (and the
 template ticket's) verification timers among the 1M waiting rows; its time over the number of
 timers fired is the cost per fired timer. The last line printed is one JSON object.
+
+``--lateness`` measures instead how late the embedded sweeper fires 1,000 timers falling due
+within one minute, in real time (bench/timer_lateness.py).
 """
 
 from __future__ import annotations
@@ -214,8 +217,31 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--repeats", type=int, default=31)
     parser.add_argument("--fire", type=int, default=200)
+    lateness = parser.add_argument_group("lateness (bench/timer_lateness.py)")
+    lateness.add_argument("--lateness", action="store_true", help="measure fired - due instead")
+    lateness.add_argument("--timers", type=int, default=1000)
+    lateness.add_argument("--spread", type=float, default=60.0, help="seconds the dues span")
+    lateness.add_argument("--lead", type=float, default=60.0, help="seconds before the first")
+    lateness.add_argument("--interval", type=float, default=10.0, help="LAKSA_TIMER_INTERVAL")
+    lateness.add_argument("--poll", action="store_true", help="the old fixed-interval loop")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
+    if args.lateness:
+        from bench import timer_lateness
+
+        def measure(url: str) -> dict[str, object]:
+            return timer_lateness.run(
+                url,
+                count=args.timers,
+                spread=args.spread,
+                lead=args.lead,
+                interval=args.interval,
+                fixed_poll=args.poll,
+            )
+    else:
+
+        def measure(url: str) -> dict[str, object]:
+            return run(url, sizes, args.repeats, args.fire)
 
     postgres = os.environ.get("LAKSA_BENCH_POSTGRES_URL")
     if postgres:
@@ -225,19 +251,14 @@ def main() -> None:
             conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
         separator = "&" if "?" in postgres else "?"
         try:
-            report = run(
-                f"{postgres}{separator}options={quote(f'-csearch_path={schema}')}",
-                sizes,
-                args.repeats,
-                args.fire,
-            )
+            report = measure(f"{postgres}{separator}options={quote(f'-csearch_path={schema}')}")
         finally:
             with admin.begin() as conn:
                 conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             admin.dispose()
     else:
         with tempfile.TemporaryDirectory(prefix="laksa-bench-") as folder:
-            report = run(f"sqlite:///{Path(folder) / 'bench.db'}", sizes, args.repeats, args.fire)
+            report = measure(f"sqlite:///{Path(folder) / 'bench.db'}")
     print(json.dumps(report))
 
 

@@ -10,12 +10,12 @@ rows of one command are one INSERT; a command that notifies nobody issues no sta
 
 Delivery. ``deliver_due`` claims undelivered rows whose ``deliver_after`` has come (``FOR UPDATE
 SKIP LOCKED`` on PostgreSQL; ``BEGIN IMMEDIATE`` serializes claims on SQLite) and leases them by
-moving ``deliver_after`` past the lease, then sends each outside any transaction. A sent row gets
-``delivered_at``; a failure increments ``attempts``, keeps ``last_error`` and backs off
-exponentially (1 minute x 2^(attempts-1), at most a day). After ``MAX_ATTEMPTS`` a row is no
-longer claimed and counts as failed; nothing is ever deleted. A deliverer that dies between send
-and mark leaves the row to be sent again when its lease ends (at least once; receivers can
-deduplicate on the message id).
+moving ``deliver_after`` past the lease, then sends each outside any transaction. A sent row
+gets ``delivered_at``; a failure increments ``attempts``, keeps ``last_error`` and backs off
+exponentially (1 minute, or ``LAKSA_OUTBOX_BACKOFF_SECONDS``, x 2^(attempts-1), at most a day).
+After ``MAX_ATTEMPTS`` a row is no longer claimed and counts as failed; nothing is ever deleted.
+A deliverer that dies between send and mark leaves the row to be sent again when its lease ends
+(at least once; receivers can deduplicate on the message id).
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ PRIVATE_LINK_TEMPLATE = "private_link"
 LEASE = timedelta(minutes=5)
 LEASE_ENV = "LAKSA_OUTBOX_LEASE_SECONDS"
 BASE_BACKOFF = timedelta(minutes=1)
+BACKOFF_ENV = "LAKSA_OUTBOX_BACKOFF_SECONDS"  # the first wait after a failure, read per failure
 MAX_BACKOFF = timedelta(days=1)
 MAX_ATTEMPTS = 10
 BATCH = 100
@@ -274,9 +275,13 @@ class DeliveryResult:
     errors: list[str] = field(default_factory=list)
 
 
-def backoff(attempts: int) -> timedelta:
-    """The wait after the ``attempts``-th failure: 1 min, 2 min, 4 min ... at most one day."""
-    wait: timedelta = BASE_BACKOFF * 2 ** min(max(attempts - 1, 0), 20)
+def backoff(attempts: int, env: Mapping[str, str] | None = None) -> timedelta:
+    """The wait after the ``attempts``-th failure: 1 min, 2 min, 4 min ... at most one day.
+
+    ``LAKSA_OUTBOX_BACKOFF_SECONDS`` replaces the first minute (tests, a local relay).
+    """
+    base = seconds_from_env(BACKOFF_ENV, BASE_BACKOFF, env)
+    wait: timedelta = base * 2 ** min(max(attempts - 1, 0), 20)
     return min(wait, MAX_BACKOFF)
 
 

@@ -52,6 +52,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
         WTF_CSRF_TIME_LIMIT=None,  # a resident may take an hour over a report
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        # Redis away: count in this process's memory until it answers again, never refuse
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
         LAKSA_SUBMIT_LIMIT=os.environ.get("LAKSA_SUBMIT_LIMIT") or SUBMIT_LIMIT,
         LAKSA_SIGN_IN_LIMIT=os.environ.get("LAKSA_SIGN_IN_LIMIT") or SIGN_IN_LIMIT,
         LAKSA_PARTNER_LIMIT=os.environ.get("LAKSA_PARTNER_LIMIT") or PARTNER_LIMIT,

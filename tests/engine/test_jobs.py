@@ -1,4 +1,4 @@
-"""The RQ sweep job against a real Redis: fires due timers, keeps one next sweep scheduled."""
+"""The RQ sweep job against a real Redis: fires due timers, one sweep job per slot."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tests.engine.test_timers import fired_events
 from tests.engine.test_timers import submit_many
 
 pytestmark = pytest.mark.redis
-INTERVAL = 600  # seconds: the next sweep stays scheduled while the test runs
+INTERVAL = 600  # seconds: the test runs inside one slot
 
 
 @pytest.fixture
@@ -49,34 +49,56 @@ def scheduled(queue: Queue) -> list[str]:
 
 
 @pytest.mark.usefixtures("job_env")
-def test_the_sweep_job_fires_due_timers_and_schedules_the_next_sweep(backend_factory, queue):
+def test_the_sweep_job_fires_due_timers_then_enqueues_the_slots_delivery(backend_factory, queue):
     submit_many(backend_factory, 3, now=datetime.now(UTC) - timedelta(days=10))
     submit_many(backend_factory, 2, now=datetime.now(UTC))  # not due yet
-    job = queue.enqueue(jobs.sweep_timers, queue.name, job_id=f"{queue.name}-first")
+    job = jobs.enqueue_sweep(queue, INTERVAL, now=datetime.now(UTC))
+    assert job is not None
 
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
 
     assert job.latest_result().return_value == 3
     assert len(fired_events(backend_factory)) == 3
-    [next_id] = scheduled(queue)
-    assert next_id.startswith(f"{queue.name}-timer-sweep-")
-    registry = ScheduledJobRegistry(queue=queue)
-    at = registry.get_scheduled_time(next_id)
-    assert datetime.now(UTC) < at <= datetime.now(UTC) + timedelta(seconds=INTERVAL + 1)
-
-    # another run in the same slot (a second worker, a restart) does not add a second sweep
-    again = queue.enqueue(jobs.sweep_timers, queue.name, job_id=f"{queue.name}-second")
-    SimpleWorker([queue], connection=queue.connection).work(burst=True)
-    assert again.latest_result().return_value == 0
-    assert jobs.schedule_next_sweep(queue, INTERVAL, now=datetime.now(UTC)) is None
-    assert scheduled(queue) == [next_id]
-    assert len(fired_events(backend_factory)) == 3
+    finished = queue.finished_job_registry.get_job_ids()
+    assert any(j.startswith(f"{queue.name}-outbox-delivery-") for j in finished)
+    assert scheduled(queue) == []  # nothing waits in RQ's scheduler: the ticker enqueues
 
 
 @pytest.mark.usefixtures("job_env")
-def test_worker_start_schedules_one_sweep(queue):
+def test_each_slot_gets_one_sweep_however_many_tickers(queue):
+    now = datetime.now(UTC)
+    first = jobs.SweepTicker(queue, INTERVAL).tick(now)
+    assert first is not None
+    assert first.id == jobs.sweep_job_id(queue.name, jobs.slot_of(now, INTERVAL))
+    assert jobs.SweepTicker(queue, INTERVAL).tick(now) is None  # a second worker, same slot
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    assert jobs.enqueue_sweep(queue, INTERVAL, now=now) is None  # finished: still the slot's
+    later = jobs.enqueue_sweep(queue, INTERVAL, now=now + timedelta(seconds=INTERVAL))
+    assert later is not None
+    assert later.id != first.id
+
+
+def test_a_ticker_waits_for_redis_without_raising(caplog):
+    dead = Queue("laksa-test-dead", connection=jobs._connection("redis://127.0.0.1:9/0"))
+    ticker = jobs.SweepTicker(dead, INTERVAL)
+    with caplog.at_level("WARNING", logger="engine.jobs"):
+        assert ticker.tick() is None
+        assert ticker.tick() is None
+    assert ticker.redis_down
+    # logged once per outage, not once per tick
+    assert sum("Redis unreachable" in r.message for r in caplog.records) == 1
+
+
+@pytest.mark.usefixtures("job_env")
+def test_a_burst_worker_sweeps_the_current_slot_once(queue, backend_factory):
+    submit_many(backend_factory, 2, now=datetime.now(UTC) - timedelta(days=10))
     settings = Settings.from_env()
     jobs.run_worker(settings, queue_name=queue.name, burst=True)
     jobs.run_worker(settings, queue_name=queue.name, burst=True)
-    [job_id] = scheduled(queue)
-    assert job_id.startswith(f"{queue.name}-timer-sweep-")
+    sweeps = [
+        j
+        for j in queue.finished_job_registry.get_job_ids()
+        if j.startswith(f"{queue.name}-timer-sweep-")
+    ]
+    assert len(sweeps) == 1
+    assert len(fired_events(backend_factory)) == 2

@@ -357,7 +357,14 @@ def test_an_outage_loses_nothing_backs_off_and_delivers_exactly_once(session_fac
 
 
 def test_backoff_doubles_up_to_a_day():
-    assert [outbox.backoff(n) for n in (1, 2, 3, 4)] == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
+    assert [outbox.backoff(n, {}) for n in (1, 2, 3, 4)] == [
+        timedelta(minutes=m) for m in (1, 2, 4, 8)
+    ]
+    short = {outbox.BACKOFF_ENV: "0.5"}
+    assert [outbox.backoff(n, short) for n in (1, 2, 3)] == [
+        timedelta(seconds=s) for s in (0.5, 1, 2)
+    ]
+    assert outbox.backoff(40, short) == outbox.MAX_BACKOFF
     assert outbox.backoff(11) == timedelta(minutes=1024)
     assert outbox.backoff(12) == outbox.backoff(50) == timedelta(days=1)
 
@@ -442,8 +449,8 @@ class FakeSmtp(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), SmtpHandler)
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), SmtpHandler)
         self.received: list[tuple[str, list[str], bytes]] = []
 
     @property

@@ -3,8 +3,9 @@
 A real `laksa timers run-due` runs over ~300 due timers and is killed once it has fired some;
 the rows it had claimed stay leased to it until the lease runs out (a short lease here, set
 through LAKSA_TIMER_LEASE_SECONDS); the next sweep after that fires every remaining timer, each
-exactly once, and `laksa audit verify` still passes. On SQLite and on PostgreSQL (when
-LAKSA_TEST_POSTGRES_URL is set).
+exactly once, and `laksa audit verify` still passes. The same holds for a `laksa worker`
+(against a private redis-server) killed while its sweep job runs: a new worker fires the rest.
+On SQLite and on PostgreSQL (when LAKSA_TEST_POSTGRES_URL is set).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
 
 from engine.clock import now as wall_now
 from engine.models import PendingTimer
@@ -68,6 +71,20 @@ def fired_count(conn: sa.Connection) -> int:
     )
 
 
+def assert_killed_mid_batch(factory: sessionmaker[Session], pid: int) -> int:
+    """Some timers fired, some still claimed by the killed process ``pid``; returns the fired."""
+    fired = len(fired_events(factory))
+    assert 0 < fired < TICKETS
+    with factory() as session:
+        held = session.scalar(
+            select(func.count())
+            .select_from(PendingTimer)
+            .where(PendingTimer.claimed_by.like(f"%:{pid}"))
+        )
+    assert held, "killed between two batches: nothing was left claimed"
+    return fired
+
+
 def test_a_sweeper_killed_mid_batch_loses_nothing(backend_url, backend_factory, tmp_path):
     command = laksa()
     submit_many(backend_factory, TICKETS, now=wall_now() - timedelta(days=10))
@@ -95,15 +112,7 @@ def test_a_sweeper_killed_mid_batch_loses_nothing(backend_url, backend_factory, 
     assert sweeper.returncode == -signal.SIGKILL  # killed, not finished
 
     killed_at = time.monotonic()
-    fired_before = len(fired_events(backend_factory))
-    assert 0 < fired_before < TICKETS
-    with backend_factory() as session:
-        held = session.scalar(
-            select(func.count())
-            .select_from(PendingTimer)
-            .where(PendingTimer.claimed_by.like(f"%:{sweeper.pid}"))
-        )
-    assert held, "killed between two batches: nothing was left claimed"
+    fired_before = assert_killed_mid_batch(backend_factory, sweeper.pid)
 
     time.sleep(max(0.0, killed_at + LEASE_SECONDS + 0.5 - time.monotonic()))
     after = subprocess.run(
@@ -131,3 +140,55 @@ def test_the_lease_comes_from_the_environment():
     for bad in ("soon", "0", "-3"):
         with pytest.raises(ValueError, match=timers.LEASE_ENV):
             timers.lease_from_env({timers.LEASE_ENV: bad})
+
+
+def test_an_rq_worker_killed_mid_sweep_loses_nothing(backend_url, backend_factory, tmp_path):
+    """The same with `laksa worker`: SIGKILL while its sweep job runs, then a new worker."""
+    from tests.engine.private_redis import PrivateRedis
+
+    command = laksa()
+    submit_many(backend_factory, TICKETS, now=wall_now() - timedelta(days=10))
+    redis = PrivateRedis(tmp_path / "redis")
+    redis.start()
+    env = {**cli_env(backend_url, tmp_path / "home"), "LAKSA_REDIS_URL": redis.url}
+    env["LAKSA_TIMER_INTERVAL"] = "1"
+    observer = sa.create_engine(backend_url, isolation_level="AUTOCOMMIT")
+    log = (tmp_path / "worker.log").open("wb")
+    workers: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        worker = subprocess.Popen([command, "worker"], env=env, stdout=log, stderr=log)
+        workers.append(worker)
+        return worker
+
+    try:
+        first = start()
+        with observer.connect() as conn:
+            deadline = time.monotonic() + 120
+            while fired_count(conn) < KILL_AFTER:
+                assert first.poll() is None, (tmp_path / "worker.log").read_text()
+                assert time.monotonic() < deadline, "the worker fired nothing in 120 s"
+                time.sleep(0.002)
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=30)
+        assert first.returncode == -signal.SIGKILL
+
+        assert_killed_mid_batch(backend_factory, first.pid)
+
+        second = start()
+        with observer.connect() as conn:
+            deadline = time.monotonic() + 120
+            while fired_count(conn) < TICKETS:
+                assert second.poll() is None, (tmp_path / "worker.log").read_text()
+                assert time.monotonic() < deadline, "the new worker did not fire the rest"
+                time.sleep(0.05)
+        time.sleep(1.5)  # another sweep or two: none may fire anything twice
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.terminate()
+                worker.wait(timeout=30)
+        log.close()
+        observer.dispose()
+        redis.stop()
+    assert_each_fired_once(backend_factory, TICKETS)
