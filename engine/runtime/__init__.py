@@ -26,7 +26,7 @@ from engine.runtime.compile import expressions
 from engine.runtime.compile import iso_timer_error
 from engine.runtime.compile import time_after
 from engine.runtime.environment import SandboxEnvironment
-from engine.runtime.environment import _SpeclessWorkflowConverter
+from engine.runtime.environment import SpeclessWorkflowConverter
 from engine.runtime.instance import Instance
 from engine.runtime.moving import Finding
 from engine.runtime.moving import MoveCheck
@@ -52,7 +52,7 @@ class Runtime:
     def __init__(self, helpers: Callable[[], Mapping[str, Any]] = dict) -> None:
         self.script_engine = PythonScriptEngine(environment=SandboxEnvironment(helpers))
         config = dict(SPIFF_CONFIG)
-        config[BpmnWorkflow] = _SpeclessWorkflowConverter
+        config[BpmnWorkflow] = SpeclessWorkflowConverter
         self._serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
     @property
