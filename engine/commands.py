@@ -209,16 +209,16 @@ def complete_task(
 ) -> CommandResult:
     """Complete a READY human task with validated form data, as a member of its group."""
     inputs.check_size(data)
-    task = session.get(HumanTask, task_id)
-    if task is None:
+    # The task with its instance locked, ticket and definition: one SELECT.
+    found = session.execute(_LOCK.where(HumanTask.id == task_id)).first()
+    if found is None:
         raise NotFound(f"no task {task_id}")
+    task, row, ticket, definition = found
     if task.completed_at is not None:
         raise Conflict(f"task {task_id} is no longer open ({task.outcome})")
     if task.candidate_group not in actor.groups:
         raise Forbidden(f"task {task_id} belongs to group '{task.candidate_group}'")
-    row, ticket, definition, instance = _load(
-        session, task.instance_id, now=now, expected_version=expected_version
-    )
+    instance = _restore(session, row, definition, expected_version=expected_version)
     bundle = definitions.bundle_for(session, definition)
     schema = bundle.forms.get(task.form) if task.form else None
     form_data = forms.validated(schema, links.normalized(schema, data))
@@ -378,15 +378,39 @@ def lock_instance(session: Session, instance_id: int) -> tuple[ProcessInstance, 
     return row, ticket, definition
 
 
+# A human task with its instance (locked), ticket and definition (complete_task adds the task).
+_LOCK = (
+    select(HumanTask, ProcessInstance, Ticket, Definition)
+    .select_from(HumanTask)
+    .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+    .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
+    .join(Definition, Definition.id == ProcessInstance.definition_id)
+    .with_for_update(of=ProcessInstance)
+    .execution_options(populate_existing=True)
+)
+
+
 def _load(
     session: Session, instance_id: int, *, now: datetime, expected_version: int | None = None
 ) -> tuple[ProcessInstance, Ticket, Definition, Instance]:
     """Lock the instance row (FOR UPDATE where the database has it) and restore it."""
     row, ticket, definition = lock_instance(session, instance_id)
+    instance = _restore(session, row, definition, expected_version=expected_version)
+    return row, ticket, definition, instance
+
+
+def _restore(
+    session: Session,
+    row: ProcessInstance,
+    definition: Definition,
+    *,
+    expected_version: int | None = None,
+) -> Instance:
+    """The locked instance's workflow (Conflict if it is not at ``expected_version``)."""
     if expected_version is not None and row.version != expected_version:
         raise Conflict(f"the ticket changed (version {row.version}, you had {expected_version})")
     process = definitions.bundle_for(session, definition).processes[definition.key]
-    return row, ticket, definition, definitions.get_runtime().load(process, row.state)
+    return definitions.get_runtime().load(process, row.state)
 
 
 def _save(
