@@ -104,17 +104,35 @@ def submit_ticket(
             fields={"photos": [f"at most {attachments.MAX_PER_REPORT} photos"]},
         )
     kecamatan = _kecamatan(session, data.kecamatan)
-    category = session.execute(  # two columns, not an ORM object: cheaper per ticket
-        select(Category.active, Category.infrastructure).where(Category.code == data.category)
+    # The category and the latest definition in one statement (columns, not ORM objects).
+    found = session.execute(
+        select(Category.active, Category.infrastructure, *_DEFINITION_REF)
+        .select_from(Category)
+        .join(Definition, Definition.key == process_key)  # one category row, no key between
+        .where(Category.code == data.category)
+        .order_by(Definition.version.desc())
+        .limit(1)
     ).first()
-    if category is None or not category.active:
+    category = (
+        found[:2]
+        if found is not None
+        else session.execute(
+            select(Category.active, Category.infrastructure).where(Category.code == data.category)
+        ).first()
+    )
+    if category is None or not category[0]:
         raise InvalidInput(
             "unknown category", fields={"category": [f"unknown category '{data.category}'"]}
         )
+    infrastructure = category[1]
     external_id = data.external_id if actor.partner_id is not None else None
     if external_id is not None:
         _check_external_id(session, actor.partner_id, external_id)
-    definition = definitions.latest_definition(session, process_key)
+    definition = (
+        definitions.DefinitionRef(*found[2:])
+        if found is not None
+        else definitions.latest_definition(session, process_key)  # raises NotDeployed
+    )
     bundle = definitions.bundle_for(session, definition)
     process = bundle.processes[definition.key]
     secret, secret_hash = reporter.new_secret()
@@ -134,7 +152,7 @@ def submit_ticket(
         "ticket": ticket.number,
         "kind": data.kind,
         "category": data.category,
-        "infrastructure": category.infrastructure,
+        "infrastructure": infrastructure,
         "kecamatan": kecamatan,
     }
     runtime = definitions.get_runtime()
@@ -181,6 +199,15 @@ def submit_ticket(
         session, ticket, secret, status_label=bundle.status_label(ticket.status), now=now
     )
     return CommandResult(ticket, row, reporter_secret=secret)
+
+
+_DEFINITION_REF = (
+    Definition.id,
+    Definition.key,
+    Definition.version,
+    Definition.bundle_id,
+    Definition.content_hash,
+)  # the columns of definitions.DefinitionRef
 
 
 def _kecamatan(session: Session, name: str | None) -> str | None:
