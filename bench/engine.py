@@ -57,6 +57,7 @@ from engine.identity import create_user
 from engine.models import HumanTask
 from engine.models import ProcessInstance
 from engine.models import User
+from engine.runtime.environment import SpeclessWorkflowConverter
 from engine.settings import REPO_ROOT
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 09:00 in Jakarta
@@ -130,6 +131,65 @@ class Bare:
         task.run()
         wf.do_engine_steps()
         return str(self.serializer.serialize_json(wf))
+
+
+# -- the engine floor -----------------------------------------------------------------------
+
+
+class Floor:
+    """Bare SpiffWorkflow as a persisting engine needs it at the least: the parsed spec held in
+    memory, only the workflow's own state serialized and restored (no spec, no database).
+
+    The state goes through the same spec-less converter LAKSA stores with
+    (``engine.runtime.environment.SpeclessWorkflowConverter``) as plain JSON, so the floor is
+    LAKSA's engine work minus LAKSA (sandbox, database, projections, audit, compression).
+    Importable: ``from bench.engine import Floor, floor_rates`` (bench/http.py does).
+    """
+
+    def __init__(self, spec: Any, subprocess_specs: Any) -> None:
+        self.spec = spec
+        self.subprocess_specs = subprocess_specs
+        config = dict(SPIFF_CONFIG)
+        config[BpmnWorkflow] = SpeclessWorkflowConverter
+        self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+        self.script_engine = PythonScriptEngine(
+            environment=TaskDataEnvironment(calendar.script_helpers(calendar.default_calendar()))
+        )
+
+    @classmethod
+    def for_process(cls, process: Any) -> Floor:
+        """The floor of a compiled process (``engine.runtime.CompiledProcess``)."""
+        return cls(process.spec, process.subprocess_specs)
+
+    def intake(self) -> str:
+        wf = BpmnWorkflow(self.spec, self.subprocess_specs, script_engine=self.script_engine)
+        wf.task_tree.set_data(**START_DATA)
+        wf.do_engine_steps()
+        return json.dumps(self.serializer.to_dict(wf))
+
+    def complete(self, state: str) -> str:
+        wf = self.serializer.from_dict(
+            json.loads(state), spec=self.spec, subprocess_specs=self.subprocess_specs
+        )
+        wf.script_engine = self.script_engine
+        task = next(
+            t
+            for t in wf.get_tasks(state=TaskState.READY, manual=True)
+            if t.task_spec.bpmn_id == "verify"
+        )
+        task.set_data(decision="route")
+        task.run()
+        wf.do_engine_steps()
+        return json.dumps(self.serializer.to_dict(wf))
+
+
+def floor_rates(floor: Floor, n: int) -> tuple[float, float, list[str]]:
+    """Intakes/s and completions/s of ``n`` floor intakes then ``n`` completions of them (the
+    states after completion are returned too)."""
+    t, states = timed(lambda: [floor.intake() for _ in range(n)])
+    intake = n / t
+    t, done = timed(lambda: [floor.complete(s) for s in states])
+    return intake, n / t, done
 
 
 # -- LAKSA ----------------------------------------------------------------------------------
@@ -207,6 +267,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="intakes and completions per side")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument(
+        "--profile", choices=("intake", "complete"), help="cProfile LAKSA's side, print top costs"
+    )
     args = parser.parse_args()
     per_round = max(1, args.n // args.rounds)
 
@@ -216,31 +279,45 @@ def main() -> None:
             definition = definitions.latest_definition(session, "complaint")
             process = definitions.bundle_for(session, definition).processes[definition.key]
         bare = Bare(process.spec, process.subprocess_specs)  # the spec LAKSA runs: parsed once
+        floor = Floor.for_process(process)
         laksa = Laksa(factory, verifier)
         counter = Counter()
         counter.attach(db_engine)
 
-        # warm-up: both sides, both operations
+        # warm-up: every side, both operations
         for _ in range(args.warmup):
             bare.complete(bare.intake())
+            floor.complete(floor.intake())
         warm = [laksa.intake() for _ in range(args.warmup)]
         for task_id in laksa.verify_task_ids(warm):
             laksa.complete(task_id)
 
+        if args.profile:
+            profile(laksa, args.profile, args.n)
+            db_engine.dispose()
+            return
+
         rounds: list[dict[str, float]] = []
         intake_stmts = intake_commits = complete_stmts = complete_commits = 0
-        state_bytes = bare_state_bytes = 0
+        bare_state_bytes = floor_state_bytes = 0
         for r in range(args.rounds):
             result: dict[str, float] = {}
 
-            def run_bare(result: dict[str, float] = result) -> list[str]:
+            def run_bare(result: dict[str, float] = result) -> None:
+                nonlocal bare_state_bytes
                 t, states = timed(lambda: [bare.intake() for _ in range(per_round)])
                 result["bare_intake"] = per_round / t
+                bare_state_bytes = len(states[-1].encode())
                 t, _ = timed(lambda: [bare.complete(s) for s in states])
                 result["bare_complete"] = per_round / t
-                return states
 
-            def run_laksa(result: dict[str, float] = result) -> tuple[int, int, int, int]:
+            def run_floor(result: dict[str, float] = result) -> None:
+                nonlocal floor_state_bytes
+                result["floor_intake"], result["floor_complete"], _ = floor_rates(floor, per_round)
+                floor_state_bytes = len(floor.intake().encode())
+
+            def run_laksa(result: dict[str, float] = result) -> None:
+                nonlocal intake_stmts, intake_commits, complete_stmts, complete_commits
                 s0, c0 = counter.snapshot()
                 t, tickets = timed(lambda: [laksa.intake() for _ in range(per_round)])
                 s1, c1 = counter.snapshot()
@@ -250,25 +327,20 @@ def main() -> None:
                 t, _ = timed(lambda: [laksa.complete(i) for i in task_ids])
                 s3, c3 = counter.snapshot()
                 result["laksa_complete"] = per_round / t
-                return s1 - s0, c1 - c0, s3 - s2, c3 - c2
+                intake_stmts += s1 - s0
+                intake_commits += c1 - c0
+                complete_stmts += s3 - s2
+                complete_commits += c3 - c2
 
-            if r % 2 == 0:
-                states = run_bare()
-                counts = run_laksa()
-            else:
-                counts = run_laksa()
-                states = run_bare()
-            intake_stmts += counts[0]
-            intake_commits += counts[1]
-            complete_stmts += counts[2]
-            complete_commits += counts[3]
-            bare_state_bytes = len(states[-1].encode())
+            sides = [run_floor, run_laksa, run_bare]
+            for side in sides[r % 3 :] + sides[: r % 3]:  # the order rotates each round
+                side()
             rounds.append(result)
             print(
-                f"round {r + 1}: intakes/s bare {result['bare_intake']:.0f}"
-                f" laksa {result['laksa_intake']:.0f};"
-                f" completions/s bare {result['bare_complete']:.0f}"
-                f" laksa {result['laksa_complete']:.0f}",
+                f"round {r + 1}: intakes/s floor {result['floor_intake']:.0f}"
+                f" bare {result['bare_intake']:.0f} laksa {result['laksa_intake']:.0f};"
+                f" completions/s floor {result['floor_complete']:.0f}"
+                f" bare {result['bare_complete']:.0f} laksa {result['laksa_complete']:.0f}",
                 flush=True,
             )
 
@@ -285,20 +357,25 @@ def main() -> None:
     def median(key: str) -> float:
         return statistics.median(r[key] for r in rounds)
 
-    def ratio(laksa_key: str, bare_key: str) -> float:
-        return statistics.median(r[laksa_key] / r[bare_key] for r in rounds)
+    def ratio(laksa_key: str, base_key: str) -> float:
+        return statistics.median(r[laksa_key] / r[base_key] for r in rounds)
 
     total = per_round * args.rounds
     out = {
         "n": total,
         "rounds": args.rounds,
+        "floor_intakes_per_s": round(median("floor_intake"), 1),
         "bare_intakes_per_s": round(median("bare_intake"), 1),
         "laksa_intakes_per_s": round(median("laksa_intake"), 1),
+        "intake_floor_ratio": round(ratio("laksa_intake", "floor_intake"), 3),
         "intake_ratio": round(ratio("laksa_intake", "bare_intake"), 3),
+        "floor_completions_per_s": round(median("floor_complete"), 1),
         "bare_completions_per_s": round(median("bare_complete"), 1),
         "laksa_completions_per_s": round(median("laksa_complete"), 1),
+        "complete_floor_ratio": round(ratio("laksa_complete", "floor_complete"), 3),
         "complete_ratio": round(ratio("laksa_complete", "bare_complete"), 3),
         "state_bytes": state_bytes,
+        "floor_state_bytes": floor_state_bytes,
         "bare_state_bytes": bare_state_bytes,
         "statements_per_intake": round(intake_stmts / total, 2),
         "statements_per_completion": round(complete_stmts / total, 2),
@@ -306,16 +383,19 @@ def main() -> None:
         "commits_per_completion": round(complete_commits / total, 2),
     }
     print(
-        f"intake: LAKSA {out['laksa_intakes_per_s']}/s vs bare {out['bare_intakes_per_s']}/s"
-        f" -> ratio {out['intake_ratio']} (target >= 0.4)"
+        f"intake: LAKSA {out['laksa_intakes_per_s']}/s vs floor {out['floor_intakes_per_s']}/s"
+        f" -> ratio {out['intake_floor_ratio']} (target >= 0.5);"
+        f" vs bare {out['bare_intakes_per_s']}/s -> {out['intake_ratio']}"
     )
     print(
-        f"complete: LAKSA {out['laksa_completions_per_s']}/s vs bare"
-        f" {out['bare_completions_per_s']}/s -> ratio {out['complete_ratio']} (target >= 0.4)"
+        f"complete: LAKSA {out['laksa_completions_per_s']}/s vs floor"
+        f" {out['floor_completions_per_s']}/s -> ratio {out['complete_floor_ratio']}"
+        f" (target >= 0.6); vs bare {out['bare_completions_per_s']}/s -> {out['complete_ratio']}"
     )
     print(
-        f"state of a ticket at verification: {state_bytes} bytes (target <= 2048);"
-        f" bare serialize_json with spec: {bare_state_bytes} bytes"
+        f"state of a ticket at verification: {state_bytes} bytes (target <= 1024);"
+        f" floor JSON {floor_state_bytes} bytes; bare serialize_json with spec:"
+        f" {bare_state_bytes} bytes"
     )
     print(
         f"per command: {out['statements_per_intake']} statements / {out['commits_per_intake']}"
@@ -323,6 +403,28 @@ def main() -> None:
         f" {out['commits_per_completion']} commits (completion), BEGIN included"
     )
     print(json.dumps(out))
+
+
+def profile(laksa: Laksa, which: str, n: int) -> None:
+    """cProfile ``n`` LAKSA intakes (or completions of ``n`` fresh intakes); top 30 by own
+    and by cumulative time to stdout."""
+    import cProfile
+    import pstats
+
+    tickets = [laksa.intake() for _ in range(n)] if which == "complete" else []
+    task_ids = laksa.verify_task_ids(tickets) if tickets else []
+    prof = cProfile.Profile()
+    prof.enable()
+    if which == "intake":
+        for _ in range(n):
+            laksa.intake()
+    else:
+        for task_id in task_ids:
+            laksa.complete(task_id)
+    prof.disable()
+    stats = pstats.Stats(prof, stream=sys.stdout).strip_dirs()
+    stats.sort_stats("tottime").print_stats(30)
+    stats.sort_stats("cumulative").print_stats(45)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,6 @@ from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -32,6 +30,7 @@ from engine.runtime import Instance
 from engine.runtime import ReadyTask
 from engine.runtime import Step
 from engine.runtime import WaitingTimer
+from engine.upserts import upsert
 
 DEADLINE_PROPERTY = "deadline"
 MILESTONE_PROPERTY = "milestone"  # first_response | resolution: the statistics' clocks
@@ -158,19 +157,10 @@ def _count_open_tasks(session: Session, ticket: Ticket, counted: Counter[str]) -
         for group, n in sorted(counted.items())
         if n
     ]
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_(_OPEN_COUNT).values(rows)
-    session.connection().execute(
-        statement.on_conflict_do_update(
-            index_elements=["candidate_group", "category", "kecamatan"],
-            set_={"count": _OPEN_COUNT.c.count + statement.excluded.count},
-        )
-    )
+    upsert(session.connection(), _OPEN_COUNT, rows, _OPEN_COUNT_KEY, "count", "add")
 
 
+_OPEN_COUNT_KEY = ("candidate_group", "category", "kecamatan")
 _TASK: Table = HumanTask.__table__  # type: ignore[assignment]
 _OPEN_COUNT: Table = OpenTaskCount.__table__  # type: ignore[assignment]
 _TIMER: Table = PendingTimer.__table__  # type: ignore[assignment]

@@ -45,8 +45,6 @@ from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from engine import definitions
@@ -60,6 +58,7 @@ from engine.models import ElementStay
 from engine.models import ProcessInstance
 from engine.models import Ticket
 from engine.runtime import Step
+from engine.upserts import upsert
 
 COMPLETED = "element_completed"
 _BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
@@ -314,35 +313,15 @@ def keep(
 
 
 def _add(session: Session, tally: Tally) -> None:
-    dialect = session.get_bind().dialect.name
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
     conn = session.connection()
     stays = [_stay_row(k, n) for k, n in sorted(tally.stays.items())]
-    if stays:
-        statement = insert_(_STAY).values(stays)
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[
-                    "process_key",
-                    "dimension",
-                    "key",
-                    "span",
-                    "day",
-                    "element_id",
-                    "bucket",
-                ],
-                set_={"count": _STAY.c.count + statement.excluded.count},
-            )
-        )
+    upsert(conn, _STAY, stays, _STAY_KEY, "count", "add")
     breaches = [_breach_row(k, n) for k, n in sorted(tally.breaches.items())]
-    if breaches:
-        statement = insert_(_BREACH).values(breaches)
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["process_key", "dimension", "key", "span", "day", "element_id"],
-                set_={"count": _BREACH.c.count + statement.excluded.count},
-            )
-        )
+    upsert(conn, _BREACH, breaches, _BREACH_KEY, "count", "add")
+
+
+_STAY_KEY = ("process_key", "dimension", "key", "span", "day", "element_id", "bucket")
+_BREACH_KEY = ("process_key", "dimension", "key", "span", "day", "element_id")
 
 
 def _stay_row(key: StayKey, n: int) -> dict[str, Any]:

@@ -28,15 +28,12 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
-from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import tuple_
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from engine.calendar import JAKARTA
@@ -44,6 +41,7 @@ from engine.models import StatCount
 from engine.models import StatDuration
 from engine.models import StatMedian
 from engine.models import Ticket
+from engine.upserts import upsert
 
 DIMENSIONS = ("all", "category", "opd", "kecamatan", "month")
 # Crossed with the month of receipt, key "YYYY-MM|<key>": counts only, no durations.
@@ -167,25 +165,23 @@ def apply(session: Session, before: Cells, after: Cells) -> None:
     duration_delta = Counter(dict.fromkeys(after.durations - before.durations, 1))
     duration_delta.subtract(dict.fromkeys(before.durations - after.durations, 1))
     conn = session.connection()
-    dialect = session.get_bind().dialect.name
     counts = [
         {"dimension": d, "key": k, "state": state, "late": late, "count": n}
         for (d, k, state, late), n in sorted(count_delta.items())
         if n
     ]
-    if counts:
-        conn.execute(_upsert(dialect, _COUNT, counts, _COUNT_KEY, add="count"))
+    upsert(conn, _COUNT, counts, _COUNT_KEY, "count", "add")
     histograms = sorted({(m, d, k) for (m, d, k, _), n in duration_delta.items() if n})
     if not histograms:
         return
     locks = [{"metric": m, "dimension": d, "key": k, "hours": None} for m, d, k in histograms]
-    conn.execute(_upsert(dialect, _MEDIAN, locks, _MEDIAN_KEY, keep="hours"))
+    upsert(conn, _MEDIAN, locks, _MEDIAN_KEY, "hours", "keep")
     durations = [
         {"metric": m, "dimension": d, "key": k, "bucket": b, "count": n}
         for (m, d, k, b), n in sorted(duration_delta.items())
         if n
     ]
-    conn.execute(_upsert(dialect, _DURATION, durations, _DURATION_KEY, add="count"))
+    upsert(conn, _DURATION, durations, _DURATION_KEY, "count", "add")
     buckets: dict[tuple[str, str, str], list[tuple[int, int]]] = {h: [] for h in histograms}
     for m, d, k, b, n in conn.execute(
         select(
@@ -204,31 +200,7 @@ def apply(session: Session, before: Cells, after: Cells) -> None:
         {"metric": m, "dimension": d, "key": k, "hours": median_of(buckets[(m, d, k)])}
         for m, d, k in histograms
     ]
-    conn.execute(_upsert(dialect, _MEDIAN, medians, _MEDIAN_KEY, replace="hours"))
-
-
-def _upsert(
-    dialect: str,
-    table: Table,
-    rows: list[dict[str, Any]],
-    keys: list[str],
-    *,
-    add: str | None = None,
-    keep: str | None = None,
-    replace: str | None = None,
-) -> Any:
-    """One INSERT of ``rows``; where a row of the same keys exists, ``add`` the column's new
-    value to it, ``keep`` it as it is (the row is only locked), or ``replace`` it."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values(rows)
-    if add is not None:
-        change = {add: table.c[add] + statement.excluded[add]}
-    elif keep is not None:
-        change = {keep: table.c[keep]}
-    else:
-        assert replace is not None
-        change = {replace: statement.excluded[replace]}
-    return statement.on_conflict_do_update(index_elements=keys, set_=change)
+    upsert(conn, _MEDIAN, medians, _MEDIAN_KEY, "hours", "replace")
 
 
 def recount(tickets: Iterable[Ticket]) -> tuple[Counter[CountKey], Counter[DurationKey]]:

@@ -19,6 +19,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from engine.runtime import moving
+from engine.runtime import state as compact
 from engine.runtime.compile import compile_bundle
 from engine.runtime.compile import compile_decisions
 from engine.runtime.compile import decide
@@ -26,7 +27,7 @@ from engine.runtime.compile import expressions
 from engine.runtime.compile import iso_timer_error
 from engine.runtime.compile import time_after
 from engine.runtime.environment import SandboxEnvironment
-from engine.runtime.environment import _SpeclessWorkflowConverter
+from engine.runtime.environment import SpeclessWorkflowConverter
 from engine.runtime.instance import Instance
 from engine.runtime.moving import Finding
 from engine.runtime.moving import MoveCheck
@@ -52,7 +53,7 @@ class Runtime:
     def __init__(self, helpers: Callable[[], Mapping[str, Any]] = dict) -> None:
         self.script_engine = PythonScriptEngine(environment=SandboxEnvironment(helpers))
         config = dict(SPIFF_CONFIG)
-        config[BpmnWorkflow] = _SpeclessWorkflowConverter
+        config[BpmnWorkflow] = SpeclessWorkflowConverter
         self._serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
     @property
@@ -94,25 +95,48 @@ class Runtime:
 
     def load(self, process: CompiledProcess, state: bytes) -> Instance:
         """Restore an instance from stored state, reusing the cached spec."""
-        return Instance(self._restore(self._state(state), process), process)
+        dct = self._decode(state)
+        if compact.is_compact(dct):
+            wf = compact.from_compact(
+                dct,
+                self._serializer.registry,
+                BpmnWorkflow,
+                process.spec,
+                process.subprocess_specs,
+                self.script_engine,
+            )
+            return Instance(wf, process)
+        self._serializer.migrate(dct)
+        return Instance(self._restore(dct, process), process)
 
     def check_move(
         self, source: CompiledProcess, target: CompiledProcess, state: bytes
     ) -> MoveCheck:
         """Whether an instance's state can move to another version of its process, and why."""
-        return moving.check(source, target, self._state(state))
+        return moving.check(source, target, self._state(state, source))
 
     def move(
         self, source: CompiledProcess, target: CompiledProcess, state: bytes
     ) -> tuple[Instance, MoveCheck]:
         """The instance restored against ``target`` and what changed for it (raise NotMovable
         saying why not)."""
-        workflow, found = moving.move(source, target, self._state(state), restore=self._restore)
+        workflow, found = moving.move(
+            source, target, self._state(state, source), restore=self._restore
+        )
         return Instance(workflow, target), found
 
-    def _state(self, state: bytes) -> dict[str, Any]:
+    @staticmethod
+    def _decode(state: bytes) -> dict[str, Any]:
         dct: dict[str, Any] = json.loads(zlib.decompress(state))
-        self._serializer.migrate(dct)
+        return dct
+
+    def _state(self, state: bytes, process: CompiledProcess) -> dict[str, Any]:
+        """The state as SpiffWorkflow's serializer dict (what moving a ticket reads)."""
+        dct = self._decode(state)
+        if compact.is_compact(dct):
+            dct = self._serializer.to_dict(self.load(process, state).workflow)
+        else:
+            self._serializer.migrate(dct)
         return dct
 
     def _restore(self, dct: dict[str, Any], process: CompiledProcess) -> Any:
@@ -123,8 +147,15 @@ class Runtime:
         return wf
 
     def dump(self, instance: Instance) -> bytes:
-        """The instance's own state as compressed JSON, without the spec."""
-        text = self._serializer.serialize_json(instance.workflow)
+        """The instance's own state as compressed JSON, without the spec: the compact form
+        (``engine.runtime.state``), SpiffWorkflow's own for workflows with subprocesses."""
+        workflow = instance.workflow
+        try:
+            text = json.dumps(
+                compact.to_compact(workflow, self._serializer.registry), separators=(",", ":")
+            )
+        except compact.NotCompactable:
+            text = self._serializer.serialize_json(workflow)
         return zlib.compress(text.encode(), 6)
 
     def evaluate(self, expression: str, data: Mapping[str, Any]) -> Any:

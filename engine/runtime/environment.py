@@ -77,7 +77,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
         raise sandbox.SandboxError("service tasks are not supported")
 
 
-class _SpeclessWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
+class SpeclessWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
     """Stores only an instance's own state; the spec comes from the definition (rule 2)."""
 
     def to_dict(self, workflow: Any) -> dict[str, Any]:
