@@ -54,6 +54,19 @@ def the_user(session: Session, name: str = "dedi") -> User:
     return session.scalars(select(User).where(User.username == name)).one()
 
 
+def deactivate(factory: sessionmaker[Session], name: str = "dedi") -> None:
+    with factory.begin() as session:
+        user = the_user(session, name)
+        identity.update_user(
+            session,
+            user_id=user.id,
+            display_name=user.display_name,
+            role=user.role,
+            groups=["dpupr"],
+            active=False,
+        )
+
+
 # -- tokens -----------------------------------------------------------------------------------
 
 
@@ -155,16 +168,7 @@ def test_a_token_for_an_unknown_user_is_refused(factory):
 
 def test_a_deactivated_users_token_stops_working(factory):
     token = token_for(factory)
-    with factory.begin() as session:
-        user = the_user(session)
-        identity.update_user(
-            session,
-            user_id=user.id,
-            display_name=user.display_name,
-            role=user.role,
-            groups=["dpupr"],
-            active=False,
-        )
+    deactivate(factory)
     assert user_of(factory, token) is None
     with factory() as session:
         assert identity.authenticate(session, "dedi", PASSWORD) is None
@@ -214,16 +218,7 @@ def test_a_tokens_actor_is_refused_when_wrong_expired_revoked_or_deactivated(fac
         identity.revoke_token(session, token_id=info.id, now=NOW)
     assert actor_of(revoked) is None
     kept = token_for(factory, name="kept")
-    with factory.begin() as session:
-        user = the_user(session)
-        identity.update_user(
-            session,
-            user_id=user.id,
-            display_name=user.display_name,
-            role=user.role,
-            groups=["dpupr"],
-            active=False,
-        )
+    deactivate(factory)
     assert actor_of(kept) is None
 
 
