@@ -104,17 +104,35 @@ def submit_ticket(
             fields={"photos": [f"at most {attachments.MAX_PER_REPORT} photos"]},
         )
     kecamatan = _kecamatan(session, data.kecamatan)
-    category = session.execute(  # two columns, not an ORM object: cheaper per ticket
-        select(Category.active, Category.infrastructure).where(Category.code == data.category)
+    # The category and the latest definition in one statement (columns, not ORM objects).
+    found = session.execute(
+        select(Category.active, Category.infrastructure, *_DEFINITION_REF)
+        .select_from(Category)
+        .join(Definition, Definition.key == process_key)  # one category row, no key between
+        .where(Category.code == data.category)
+        .order_by(Definition.version.desc())
+        .limit(1)
     ).first()
-    if category is None or not category.active:
+    category = (
+        found[:2]
+        if found is not None
+        else session.execute(
+            select(Category.active, Category.infrastructure).where(Category.code == data.category)
+        ).first()
+    )
+    if category is None or not category[0]:
         raise InvalidInput(
             "unknown category", fields={"category": [f"unknown category '{data.category}'"]}
         )
+    infrastructure = category[1]
     external_id = data.external_id if actor.partner_id is not None else None
     if external_id is not None:
         _check_external_id(session, actor.partner_id, external_id)
-    definition = definitions.latest_definition(session, process_key)
+    definition = (
+        definitions.DefinitionRef(*found[2:])
+        if found is not None
+        else definitions.latest_definition(session, process_key)  # raises NotDeployed
+    )
     bundle = definitions.bundle_for(session, definition)
     process = bundle.processes[definition.key]
     secret, secret_hash = reporter.new_secret()
@@ -134,7 +152,7 @@ def submit_ticket(
         "ticket": ticket.number,
         "kind": data.kind,
         "category": data.category,
-        "infrastructure": category.infrastructure,
+        "infrastructure": infrastructure,
         "kecamatan": kecamatan,
     }
     runtime = definitions.get_runtime()
@@ -183,6 +201,15 @@ def submit_ticket(
     return CommandResult(ticket, row, reporter_secret=secret)
 
 
+_DEFINITION_REF = (
+    Definition.id,
+    Definition.key,
+    Definition.version,
+    Definition.bundle_id,
+    Definition.content_hash,
+)  # the columns of definitions.DefinitionRef
+
+
 def _kecamatan(session: Session, name: str | None) -> str | None:
     """The city's spelling of a kecamatan; any name passes while the city has no list."""
     if name is None or not name.strip():
@@ -209,16 +236,16 @@ def complete_task(
 ) -> CommandResult:
     """Complete a READY human task with validated form data, as a member of its group."""
     inputs.check_size(data)
-    task = session.get(HumanTask, task_id)
-    if task is None:
+    # The task with its instance locked, ticket and definition: one SELECT.
+    found = session.execute(_LOCK.where(HumanTask.id == task_id)).first()
+    if found is None:
         raise NotFound(f"no task {task_id}")
+    task, row, ticket, definition = found
     if task.completed_at is not None:
         raise Conflict(f"task {task_id} is no longer open ({task.outcome})")
     if task.candidate_group not in actor.groups:
         raise Forbidden(f"task {task_id} belongs to group '{task.candidate_group}'")
-    row, ticket, definition, instance = _load(
-        session, task.instance_id, now=now, expected_version=expected_version
-    )
+    instance = _restore(session, row, definition, expected_version=expected_version)
     bundle = definitions.bundle_for(session, definition)
     schema = bundle.forms.get(task.form) if task.form else None
     form_data = forms.validated(schema, links.normalized(schema, data))
@@ -378,15 +405,39 @@ def lock_instance(session: Session, instance_id: int) -> tuple[ProcessInstance, 
     return row, ticket, definition
 
 
+# A human task with its instance (locked), ticket and definition (complete_task adds the task).
+_LOCK = (
+    select(HumanTask, ProcessInstance, Ticket, Definition)
+    .select_from(HumanTask)
+    .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+    .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
+    .join(Definition, Definition.id == ProcessInstance.definition_id)
+    .with_for_update(of=ProcessInstance)
+    .execution_options(populate_existing=True)
+)
+
+
 def _load(
     session: Session, instance_id: int, *, now: datetime, expected_version: int | None = None
 ) -> tuple[ProcessInstance, Ticket, Definition, Instance]:
     """Lock the instance row (FOR UPDATE where the database has it) and restore it."""
     row, ticket, definition = lock_instance(session, instance_id)
+    instance = _restore(session, row, definition, expected_version=expected_version)
+    return row, ticket, definition, instance
+
+
+def _restore(
+    session: Session,
+    row: ProcessInstance,
+    definition: Definition,
+    *,
+    expected_version: int | None = None,
+) -> Instance:
+    """The locked instance's workflow (Conflict if it is not at ``expected_version``)."""
     if expected_version is not None and row.version != expected_version:
         raise Conflict(f"the ticket changed (version {row.version}, you had {expected_version})")
     process = definitions.bundle_for(session, definition).processes[definition.key]
-    return row, ticket, definition, definitions.get_runtime().load(process, row.state)
+    return definitions.get_runtime().load(process, row.state)
 
 
 def _save(

@@ -41,7 +41,7 @@ def validated(schema: dict[str, Any] | None, data: Mapping[str, Any]) -> dict[st
                 "this task takes no form data", fields={k: ["unexpected field"] for k in data}
             )
         return {}
-    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    validator = _validator(schema)
     declared = set((schema.get("properties") or {}).keys())
     errors: dict[str, list[str]] = {}
     for key in data:
@@ -55,6 +55,21 @@ def validated(schema: dict[str, Any] | None, data: Mapping[str, Any]) -> dict[st
     if errors:
         raise FormInvalid("the form has errors", fields=errors, problems=problems(schema, data))
     return dict(data)
+
+
+def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    """A schema's validator, built once per schema object (a deployed bundle's forms are kept
+    for the process's life, engine.definitions)."""
+    held = _validators.get(id(schema))
+    if held is None or held[0] is not schema:
+        held = (schema, Draft202012Validator(schema, format_checker=FormatChecker()))
+        if len(_validators) >= 256:
+            _validators.clear()
+        _validators[id(schema)] = held
+    return held[1]
+
+
+_validators: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,30 @@ class Instance:
         # tickets do not signal each other, so they are dropped (the audit has the throw).
         self.workflow.get_events()
 
+    def _tasks(self, mask: int) -> list[Any]:
+        """The tasks in one of the ``mask`` states, in ``get_tasks``' order (depth first).
+
+        A plain walk of the tree: SpiffWorkflow's iterator costs a filter object and several
+        calls per task, and the commands ask for open tasks a few times each. A workflow with
+        subprocesses (whose tasks the iterator also visits) goes through ``get_tasks``.
+        """
+        workflow = self.workflow
+        if workflow.subprocesses:
+            return list(workflow.get_tasks(state=mask))
+        tasks = workflow.tasks
+        found = []
+        stack = [workflow.task_tree]
+        while stack:
+            task = stack.pop()
+            state = task._state
+            if state & mask:
+                found.append(task)
+            if task._children and state >= TaskState.FUTURE:  # under a prediction: predictions
+                stack.extend(tasks[c] for c in reversed(task._children))
+        return found
+
     def ready_tasks(self) -> list[ReadyTask]:
-        tasks = self.workflow.get_tasks(state=TaskState.READY, manual=True)
+        tasks = [t for t in self._tasks(TaskState.READY) if t.task_spec.manual]
         return [
             ReadyTask(
                 str(t.id),
@@ -71,7 +93,7 @@ class Instance:
 
     def waiting_timers(self) -> list[WaitingTimer]:
         timers = []
-        for t in self.workflow.get_tasks(state=TaskState.WAITING):
+        for t in self._tasks(TaskState.WAITING):
             definition = getattr(t.task_spec, "event_definition", None)
             if not isinstance(definition, TimerEventDefinition):
                 continue
@@ -102,7 +124,7 @@ class Instance:
 
     def waiting_messages(self) -> list[WaitingMessage]:
         found = []
-        for t in self.workflow.get_tasks(state=TaskState.WAITING):
+        for t in self._tasks(TaskState.WAITING):
             definition = getattr(t.task_spec, "event_definition", None)
             if isinstance(definition, MessageEventDefinition):
                 found.append(WaitingMessage(str(t.id), t.task_spec.bpmn_id, definition.name))
@@ -111,7 +133,7 @@ class Instance:
     def open_tasks(self) -> set[str]:
         """Guids of tasks that are ready or waiting (to find what a command newly reached)."""
         mask = TaskState.READY | TaskState.WAITING | TaskState.STARTED
-        return {str(t.id) for t in self.workflow.get_tasks(state=mask)}
+        return {str(t.id) for t in self._tasks(mask)}
 
     def reached_since(self, before: set[str]) -> list[Step]:
         """Elements with properties that became ready or waiting after ``before`` was taken."""
@@ -125,7 +147,7 @@ class Instance:
                 _properties(t.task_spec),
                 {},
             )
-            for t in self.workflow.get_tasks(state=mask)
+            for t in self._tasks(mask)
             if str(t.id) not in before and getattr(t.task_spec, "bpmn_id", None)
         ]
 
