@@ -324,8 +324,16 @@ def main() -> None:
                 result: dict[str, float] = {}
 
                 def run_floor(result: dict[str, float] = result) -> None:
-                    intake, complete, _ = bench_engine.floor_rates(floor, per_round)
-                    result["floor_intake"], result["floor_complete"] = intake, complete
+                    wall, cpu, states = bench_engine.timed_both(
+                        lambda: [floor.intake() for _ in range(per_round)]
+                    )
+                    result["floor_intake"] = per_round / wall
+                    result["floor_intake_cpu_ms"] = cpu * 1000 / per_round
+                    wall, cpu, _ = bench_engine.timed_both(
+                        lambda: [floor.complete(s) for s in states]
+                    )
+                    result["floor_complete"] = per_round / wall
+                    result["floor_complete_cpu_ms"] = cpu * 1000 / per_round
 
                 def run_http(result: dict[str, float] = result) -> None:
                     numbers: list[str] = []
@@ -389,6 +397,10 @@ def main() -> None:
     def ratio(key: str, floor_key: str) -> float:
         return round(statistics.median(r[key] / r[floor_key] for r in rounds), 3)
 
+    def cpu_ratio(server_key: str, floor_key: str) -> float:
+        """The floor's CPU per operation over the server's per request (as a rate ratio)."""
+        return round(statistics.median(r[floor_key] / r[server_key] for r in rounds), 3)
+
     out = {
         "backend": "postgresql" if url.startswith("postgresql") else "sqlite",
         "n_per_round": per_round,
@@ -407,6 +419,14 @@ def main() -> None:
         "http_submit_ratio": ratio("submit", "floor_intake"),
         "http_complete_ratio": ratio("complete", "floor_complete"),
         "http_submit_4x2_ratio": ratio("submit_4x2", "floor_intake_4x2"),
+        "floor_cpu_ms_per_intake": round(
+            statistics.median(r["floor_intake_cpu_ms"] for r in rounds), 3
+        ),
+        "floor_cpu_ms_per_completion": round(
+            statistics.median(r["floor_complete_cpu_ms"] for r in rounds), 3
+        ),
+        "http_submit_ratio_cpu": cpu_ratio("submit_cpu_ms", "floor_intake_cpu_ms"),
+        "http_complete_ratio_cpu": cpu_ratio("complete_cpu_ms", "floor_complete_cpu_ms"),
         "targets": {
             "http_submit_ratio": 0.3,
             "http_complete_ratio": 0.35,
