@@ -78,6 +78,7 @@ fmt: venv
 
 bench: venv
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/http.py
 	$(BIN)/python bench/timers.py
 	$(BIN)/python bench/reads.py
 

@@ -185,12 +185,38 @@ def user_for_token(session: Session, token: str, *, now: datetime | None = None)
 
 
 def actor_for_token(session: Session, token: str, *, now: datetime) -> Actor | None:
-    """The actor of a valid token, ``via`` naming the token (``token:<id>``); None otherwise."""
-    found = _token_user(session, token, now=now)
-    if found is None:
+    """The actor of a valid token, ``via`` naming the token (``token:<id>``); None otherwise.
+
+    Read on every API request, so one statement: the token, its user and the user's groups.
+    """
+    rows = session.execute(
+        select(
+            ApiToken.id,
+            ApiToken.expires_at,
+            ApiToken.last_used_at,
+            User.id,
+            User.username,
+            User.role,
+            User.active,
+            Membership.group_code,
+        )
+        .join(User, User.id == ApiToken.user_id)
+        .outerjoin(Membership, Membership.user_id == User.id)
+        .where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None))
+    ).all()
+    if not rows:
         return None
-    user, token_id = found
-    return actor_for(session, user, via=f"{VIA_TOKEN}{token_id}")
+    token_id, expires_at, last_used_at, user_id, username, role, active, _ = rows[0]
+    if (expires_at is not None and expires_at <= now) or not active:
+        return None
+    _note_use(session, token_id, last_used_at, now)
+    return Actor(
+        name=f"user:{username}",
+        role=role,
+        groups=frozenset(row.group_code for row in rows if row.group_code is not None),
+        user_id=user_id,
+        via=f"{VIA_TOKEN}{token_id}",
+    )
 
 
 def _token_user(session: Session, token: str, *, now: datetime | None) -> tuple[User, int] | None:
@@ -205,10 +231,19 @@ def _token_user(session: Session, token: str, *, now: datetime | None) -> tuple[
     if user is None or not user.active:
         return None
     token_id = row.id
-    if now is not None and (row.last_used_at is None or now - row.last_used_at > _LAST_USED_STEP):
-        touch = update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
-        dbfaults.write_unless_fault(session, touch)
+    if now is not None:
+        _note_use(session, token_id, row.last_used_at, now)
     return user, token_id
+
+
+def _note_use(
+    session: Session, token_id: int, last_used_at: datetime | None, now: datetime
+) -> None:
+    """Write the token's last use, at most once a minute, in its own short transaction (let go
+    when the database cannot take it: engine.dbfaults.write_unless_fault)."""
+    if last_used_at is None or now - last_used_at > _LAST_USED_STEP:
+        touch = update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
+        dbfaults.write_unless_fault(session, touch)
 
 
 @dataclass(frozen=True)

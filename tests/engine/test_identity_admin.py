@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
@@ -51,6 +52,19 @@ def user_of(factory: sessionmaker[Session], token: str, *, now=NOW) -> str | Non
 
 def the_user(session: Session, name: str = "dedi") -> User:
     return session.scalars(select(User).where(User.username == name)).one()
+
+
+def deactivate(factory: sessionmaker[Session], name: str = "dedi") -> None:
+    with factory.begin() as session:
+        user = the_user(session, name)
+        identity.update_user(
+            session,
+            user_id=user.id,
+            display_name=user.display_name,
+            role=user.role,
+            groups=["dpupr"],
+            active=False,
+        )
 
 
 # -- tokens -----------------------------------------------------------------------------------
@@ -154,19 +168,58 @@ def test_a_token_for_an_unknown_user_is_refused(factory):
 
 def test_a_deactivated_users_token_stops_working(factory):
     token = token_for(factory)
-    with factory.begin() as session:
-        user = the_user(session)
-        identity.update_user(
-            session,
-            user_id=user.id,
-            display_name=user.display_name,
-            role=user.role,
-            groups=["dpupr"],
-            active=False,
-        )
+    deactivate(factory)
     assert user_of(factory, token) is None
     with factory() as session:
         assert identity.authenticate(session, "dedi", PASSWORD) is None
+
+
+def test_a_tokens_actor_is_read_in_one_statement_with_its_groups(factory):
+    token = token_for(factory)
+    with factory.begin() as session:
+        identity.update_user(
+            session,
+            user_id=the_user(session).id,
+            display_name="Dedi Kurniawan",
+            role="officer",
+            groups=["dpupr", "dlh"],
+            active=True,
+        )
+    later = NOW + timedelta(hours=1)
+    with factory() as session:
+        identity.actor_for_token(session, token, now=later)  # notes the use: a write, once
+        statements: list[str] = []
+        event.listen(
+            session.get_bind(), "before_cursor_execute", lambda *a: statements.append(a[2])
+        )
+        actor = identity.actor_for_token(session, token, now=later)
+    assert actor is not None
+    assert actor.name == "user:dedi"
+    assert actor.role == "officer"
+    assert actor.groups == {"dpupr", "dlh"}
+    assert actor.via is not None
+    assert actor.via.startswith("token:")
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+    assert not [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
+
+
+def test_a_tokens_actor_is_refused_when_wrong_expired_revoked_or_deactivated(factory):
+    def actor_of(token: str, *, now=NOW):
+        with factory() as session:
+            return identity.actor_for_token(session, token, now=now)
+
+    short = token_for(factory, lifetime=timedelta(days=1), name="short")
+    assert actor_of(short) is not None
+    assert actor_of(short + "x") is None
+    assert actor_of(short, now=NOW + timedelta(days=1)) is None
+    revoked = token_for(factory, name="revoked")
+    with factory.begin() as session:
+        (info,) = [t for t in identity.list_tokens(session) if t.name == "revoked"]
+        identity.revoke_token(session, token_id=info.id, now=NOW)
+    assert actor_of(revoked) is None
+    kept = token_for(factory, name="kept")
+    deactivate(factory)
+    assert actor_of(kept) is None
 
 
 # -- passwords --------------------------------------------------------------------------------

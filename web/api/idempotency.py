@@ -85,6 +85,8 @@ def idempotent(schema: type[Schema], status: int = 200) -> Callable[[F], F]:
     """
 
     def decorate(view: F) -> F:
+        answer_schema = schema()  # built once; dumping keeps no state on it
+
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             session = db()
@@ -113,7 +115,7 @@ def idempotent(schema: type[Schema], status: int = 200) -> Callable[[F], F]:
                         session,
                         claimed,
                         status=status,
-                        body=current_app.json.dumps(schema().dump(body)),
+                        body=current_app.json.dumps(answer_schema.dump(body)),
                         location=headers.get("Location"),
                     )
                 session.commit()
