@@ -2,7 +2,8 @@
 
 ``start`` runs it on a free loopback port in a process group of its own, on the database given
 (for PostgreSQL a URL from ``tests/engine/conftest.prepared_database``, whose search_path the
-workers inherit), and returns once ``/`` answers. ``kill`` SIGKILLs the whole group (master
+workers inherit), and returns once its own processes listen on the port (read from Linux's
+/proc) and ``/`` answers. ``kill`` SIGKILLs the whole group (master
 and workers: a crash, nothing shuts down cleanly); ``stop`` asks it to stop (SIGTERM), then
 kills what is left. ``running`` is ``start`` and ``stop`` as a context manager.
 """
@@ -34,9 +35,11 @@ class Server:
     process: subprocess.Popen[bytes]
     log: Path
 
-    def output(self) -> str:
-        """What the server wrote so far (its log file), for assertion messages."""
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
+    def output(self, since: int = 0) -> str:
+        """What the server wrote to its log file (from byte ``since`` on), for messages."""
+        if not self.log.exists():
+            return ""
+        return self.log.read_bytes()[since:].decode(errors="replace")
 
 
 def free_port() -> int:
@@ -64,13 +67,15 @@ def server_env(database_url: str, home: Path, **extra: str) -> dict[str, str]:
 def start(env: Mapping[str, str], *, port: int | None = None, log: Path | None = None) -> Server:
     """``laksa serve --production`` with ``env`` (see ``server_env``), ready to answer.
 
-    Without ``port``, a free one (tried again on another port if the chosen one was taken
-    meanwhile). The server's output goes to ``log`` (appended: a restart adds to it).
+    Without ``port``, a free one; if the port (given or chosen) is taken meanwhile, another
+    free one: read the server's ``url``. The server's output goes to ``log`` (appended: a
+    restart adds to it).
     """
     log = log or Path(env["LAKSA_HOME"]) / "server.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(3):
-        chosen = port or free_port()
+    for attempt in range(3):
+        chosen = port if port and attempt == 0 else free_port()
+        since = log.stat().st_size if log.exists() else 0
         with log.open("ab") as out:
             process = subprocess.Popen(
                 [laksa(), "serve", "--production", "--host", "127.0.0.1", "--port", str(chosen)],
@@ -80,27 +85,46 @@ def start(env: Mapping[str, str], *, port: int | None = None, log: Path | None =
                 start_new_session=True,  # its own process group: kill() reaches the workers
             )
         server = Server(f"http://127.0.0.1:{chosen}", chosen, process, log)
-        if wait_ready(server):
+        if wait_ready(server, since):
             return server
-        kill(server)
-        if port is not None or "Address already in use" not in server.output():
-            break
-    raise AssertionError(f"the production server did not start:\n{server.output()[-3000:]}")
+        kill(server)  # and try another port: this one may have been taken meanwhile
+    raise AssertionError(f"the production server did not start:\n{server.output(since)[-3000:]}")
 
 
-def wait_ready(server: Server, timeout: float = READY_TIMEOUT) -> bool:
-    """True once ``/`` answers 200; False if the server exits or ``timeout`` passes first."""
+def wait_ready(server: Server, since: int = 0, timeout: float = READY_TIMEOUT) -> bool:
+    """True once the server's own processes listen on its port (another process on that port
+    would answer too) and ``/`` answers 200; False if the server exits, finds the port in use
+    (in its log from byte ``since`` on), or ``timeout`` passes first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             return False
-        try:
-            with urllib.request.urlopen(server.url + "/", timeout=5) as response:
-                if response.status == 200:
-                    return True
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-            pass
+        if "Connection in use" in server.output(since):  # gunicorn's words; it would retry
+            return False
+        if _listens(server.process.pid, server.port):
+            try:
+                with urllib.request.urlopen(server.url + "/", timeout=5) as response:
+                    if response.status == 200:
+                        return True
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                pass
         time.sleep(0.2)
+    return False
+
+
+def _listens(pgid: int, port: int) -> bool:
+    """Whether a process of group ``pgid`` holds the socket listening on loopback ``port``."""
+    wanted = f"0100007F:{port:04X}"
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == wanted and fields[3] == "0A":  # local address, state LISTEN
+            inodes.add(f"socket:[{fields[9]}]")
+    for pid in _group(pgid):
+        for fd in Path(f"/proc/{pid}/fd").glob("*"):
+            with contextlib.suppress(OSError):
+                if os.readlink(fd) in inodes:
+                    return True
     return False
 
 
@@ -132,14 +156,20 @@ def _wait_group_gone(pgid: int, timeout: float = 10.0) -> None:
 
 
 def _alive_in_group(pgid: int) -> bool:
+    return bool(_group(pgid))
+
+
+def _group(pgid: int) -> list[int]:
+    """The processes of group ``pgid`` that are not zombies."""
+    found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
         if int(fields[2]) == pgid and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
-            return True
-    return False
+            found.append(int(stat.parent.name))
+    return found
 
 
 @contextlib.contextmanager

@@ -241,7 +241,7 @@ def test_a_server_killed_mid_burst_leaves_each_ticket_whole_or_absent(database: 
         left = burst.todo.qsize()
         assert left > 0, "the burst was over before the kill"
 
-        # The restarted server (same port) takes the rest of the burst.
+        # The restarted server (on the same port if still free) takes the rest of the burst.
         live = server.start(database.env(), port=live.port)
         join(burst.run_clients(live.url))
         assert burst.todo.empty()
