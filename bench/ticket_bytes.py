@@ -1,14 +1,16 @@
 """What a ticket costs on disk: bytes and rows per ticket, table by table, for tickets the engine
 made (filed and driven through the API), on SQLite and PostgreSQL.
 
-    .venv/bin/python bench/ticket_bytes.py [--waiting 1000] [--fixed 300]
+    .venv/bin/python bench/ticket_bytes.py [--waiting 1000] [--fixed 300] [--overdue 100]
                                            [--backend sqlite|postgres|both]
 
-Two scenarios, each on a fresh database (SQLite file in a temporary folder; PostgreSQL: a fresh
-schema in LAKSA_BENCH_POSTGRES_URL or LAKSA_TEST_POSTGRES_URL, dropped at the end): ``waiting``
-tickets filed through ``POST /api/v1/tickets`` and left at verification, and ``fixed`` ones
-driven to the end of the happy path (routed, accepted, an after-photo, resolved, confirmed by
-the reporter: ``tests.web.pages.Driven.to_fixed``). Sizes are taken before and after, each
+Three scenarios, each on a fresh database (SQLite file in a temporary folder; PostgreSQL: a
+fresh schema in LAKSA_BENCH_POSTGRES_URL or LAKSA_TEST_POSTGRES_URL, dropped at the end):
+``waiting`` tickets filed through ``POST /api/v1/tickets`` and left at verification; ``fixed``
+ones driven to the end of the happy path (routed, accepted, an after-photo, resolved,
+confirmed by the reporter: ``tests.web.pages.Driven.to_fixed``); ``overdue`` ones routed and
+accepted, then swept once a day for 30 days while nobody handles them (what those days add:
+sizes are first taken after the acceptance). Sizes are taken before and after, each
 after a compacting ``VACUUM`` (``VACUUM FULL`` on PostgreSQL): SQLite's ``dbstat`` pages of a
 table and its indexes, PostgreSQL's ``pg_total_relation_size`` (heap, indexes, TOAST). Tables
 with a ``ticket_id`` or ``instance_id`` column count per ticket; the shared counters
@@ -29,13 +31,18 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine import timers
+from engine.clock import now as wall_now
 from engine.db import Base
 from engine.db import make_engine
 from engine.db import make_session_factory
@@ -50,6 +57,7 @@ from tests.engine.conftest import prepared_database
 from tests.web.pages import Driven
 
 BENCH_ENV = "LAKSA_BENCH_POSTGRES_URL"
+OVERDUE_DAYS = 30
 PER_TICKET = {
     t.name for t in Base.metadata.sorted_tables if {"ticket_id", "instance_id"} & set(t.c.keys())
 } | {"ticket"}
@@ -85,13 +93,30 @@ def sizes(url: str) -> dict[str, tuple[int, int]]:
     return {n: (rows[n], size.get(n, 0)) for n in names}
 
 
-def drive(scenario: str) -> Callable[[Any, dict[str, str], int], None]:
-    def one(client: Any, tokens: dict[str, str], index: int) -> None:
+def drive(
+    scenario: str, client: Any, tokens: dict[str, str], tickets: int
+) -> Callable[[sessionmaker[Session]], None]:
+    """File and drive the scenario's tickets; return what is measured after the first sizes
+    (the overdue days of ``overdue``; nothing for the others)."""
+    started = time.monotonic()
+    for index in range(tickets):
         ticket = Driven(client, tokens, title=f"Jalan berlubang nomor {index}")
         if scenario == "fixed":
             ticket.to_fixed()
+        elif scenario == "overdue":
+            ticket.to_handling()
+    log(f"  {scenario}: {tickets} tickets in {time.monotonic() - started:.1f} s")
+    if scenario != "overdue":
+        return lambda factory: None
 
-    return one
+    def overdue_days(factory: sessionmaker[Session]) -> None:
+        # One sweep a day (an hour after the 23:59:59 of each working-day deadline) for
+        # OVERDUE_DAYS days: the deadlines pass, then the daily reminders fire.
+        start = wall_now()
+        for day in range(1, OVERDUE_DAYS + 1):
+            timers.run_due(factory, now=start + timedelta(days=day, hours=1))
+
+    return overdue_days
 
 
 def measure(url: str, home: Path, scenario: str, tickets: int) -> dict[str, Any]:
@@ -108,11 +133,13 @@ def measure(url: str, home: Path, scenario: str, tickets: int) -> dict[str, Any]
         app = create_app(
             {"SETTINGS": settings, "DB_ENGINE": engine, "TESTING": True, "RATELIMIT_ENABLED": False}
         )
-        before = sizes(url)
-        client, one, started = app.test_client(), drive(scenario), time.monotonic()
-        for index in range(tickets):
-            one(client, tokens, index)
-        log(f"  {scenario}: {tickets} tickets in {time.monotonic() - started:.1f} s")
+        if scenario == "overdue":  # what the days overdue add to tickets being handled
+            then = drive(scenario, app.test_client(), tokens, tickets)
+            before = sizes(url)
+        else:  # what the tickets add to an empty database
+            before = sizes(url)
+            then = drive(scenario, app.test_client(), tokens, tickets)
+        then(make_session_factory(engine))
         after = sizes(url)
         with engine.connect() as conn:
             state = conn.exec_driver_sql("SELECT avg(length(state)) FROM process_instance")
@@ -125,7 +152,7 @@ def measure(url: str, home: Path, scenario: str, tickets: int) -> dict[str, Any]
         grew_rows, grew = rows - before[name][0], size - before[name][1]
         if name not in PER_TICKET:
             shared += max(grew, 0)
-        elif grew_rows:
+        elif grew_rows or grew:
             tables[name] = {
                 "rows_per_ticket": round(grew_rows / tickets, 2),
                 "bytes_per_ticket": round(grew / tickets),
@@ -144,6 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--waiting", type=int, default=1000, help="tickets left at verification")
     parser.add_argument("--fixed", type=int, default=300, help="tickets closed as fixed")
+    parser.add_argument("--overdue", type=int, default=100, help="tickets overdue 30 days")
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"))
     args = parser.parse_args()
     postgres = os.environ.get(BENCH_ENV) or os.environ.get(POSTGRES_ENV)
@@ -156,7 +184,8 @@ def main() -> None:
     result: dict[str, Any] = {"bench": "ticket_bytes", "date": time.strftime("%Y-%m-%d")}
     for kind in kinds:
         result[kind] = {}
-        for scenario, tickets in (("waiting", args.waiting), ("fixed", args.fixed)):
+        scenarios = (("waiting", args.waiting), ("fixed", args.fixed), ("overdue", args.overdue))
+        for scenario, tickets in ((name, n) for name, n in scenarios if n > 0):
             log(f"{kind}, {scenario}")
             with (
                 tempfile.TemporaryDirectory() as folder,
