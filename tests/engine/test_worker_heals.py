@@ -165,9 +165,9 @@ def test_sweeps_resume_within_two_intervals_of_redis_returning(
             stop_worker(worker)
     assert [w.returncode for w in workers] == [0, 0], all_logs()
     assert sorted(fired_events(factory)) == sorted(set(fired_events(factory)))
-    # one sweep per slot, whichever worker took it
+    # one sweep per slot, whichever worker took it: at least the three that fired the timers
     swept = re.findall(r"Job OK \((\S+-timer-sweep-\d+)\)", all_logs())
-    assert len(swept) > 3
+    assert len(swept) >= 3
     assert len(swept) == len(set(swept))
 
 
