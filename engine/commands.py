@@ -33,6 +33,7 @@ from engine import outbox
 from engine import partner_hooks
 from engine import projection
 from engine import reporter
+from engine import rowwrites
 from engine import stays
 from engine import tally
 from engine import timeline
@@ -167,7 +168,7 @@ def submit_ticket(
         completed=instance.completed,
         updated_at=now,
     )
-    session.add(row)  # ticket and instance are inserted by one flush in _write
+    # ticket and instance are inserted in _write, once the audit head is known
     _write(
         session,
         row,
@@ -512,10 +513,10 @@ def _write(
     known_open: bool,
     updates: Sequence[timeline.Update] = (),
 ) -> None:
-    """Chain the audit, save instance and ticket (one UPDATE each), the projections, outbox,
-    the timeline and the statistics.
+    """Chain the audit, save instance and ticket (one INSERT or UPDATE each, engine.rowwrites),
+    the projections, outbox, the timeline and the statistics.
 
-    The instance row is flushed first, so the optimistic version check runs before any
+    The instance row is written first, so the optimistic version check runs before any
     projection or audit row is written.
     """
     entries = [entry]
@@ -536,7 +537,14 @@ def _write(
     rows = audit.chain(row, ticket.number, entries, at=now)
     instance.steps.clear()
     try:
-        session.flush()
+        if plan.new:
+            rowwrites.insert(session, ticket)
+            row.ticket_id = ticket.id
+            rowwrites.insert(session, row)
+        else:
+            rowwrites.update(session, row)  # the version check, before anything else is written
+            rowwrites.update(session, ticket)
+        session.flush()  # anything else the command changed through the ORM
     except StaleDataError:
         raise Conflict("the ticket was changed by someone else; reload and try again") from None
     try:

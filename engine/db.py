@@ -134,6 +134,12 @@ _write_turns: dict[str, threading.Lock] = {}
 _turns_lock = threading.Lock()
 
 
+# A turn that came within this many seconds leaves SQLite the whole ``busy`` wait (a few ms
+# over at worst), so the connection's busy_timeout is not set again before every BEGIN.
+_TURN_SLACK = 0.05
+_BUSY_MS = "laksa_busy_ms"  # the busy_timeout last set on a pooled connection (its info)
+
+
 def _write_turn(path: str) -> threading.Lock:
     with _turns_lock:
         return _write_turns.setdefault(path, threading.Lock())
@@ -141,6 +147,7 @@ def _write_turn(path: str) -> threading.Lock:
 
 def _sqlite_begin_with(path: str, busy: float) -> Callable[[sa.Connection], None]:
     turn = _write_turn(path)
+    busy_ms = int(busy * 1000)
 
     def begin(conn: sa.Connection) -> None:
         # pysqlite's own transaction handling defers BEGIN (see _sqlite_pragmas). A
@@ -156,8 +163,14 @@ def _sqlite_begin_with(path: str, busy: float) -> Callable[[sa.Connection], None
         started = time.monotonic()
         my_turn = turn.acquire(timeout=busy)
         try:  # out of turn after ``busy``: SQLite answers at once, busy or not
-            left = max(0, int((busy - (time.monotonic() - started)) * 1000))
-            conn.exec_driver_sql(f"PRAGMA busy_timeout = {left}")
+            waited = time.monotonic() - started
+            # What is left of ``busy`` for SQLite's own wait; a turn that came at once (the
+            # usual case) leaves all of it, and the PRAGMA is sent only when the value changes.
+            left = busy_ms if waited < _TURN_SLACK else max(0, int((busy - waited) * 1000))
+            info = conn.connection.info
+            if info.get(_BUSY_MS) != left:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {left}")
+                info[_BUSY_MS] = left
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         finally:
             if my_turn:
