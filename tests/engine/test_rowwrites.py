@@ -55,13 +55,17 @@ def test_insert_writes_every_column_once_and_leaves_the_objects_clean(backend_fa
         ticket = _ticket("LKS-RW-1")
         with _statements(session) as seen:
             rowwrites.insert(session, ticket)
-        assert len(seen) == 1 and seen[0].startswith("INSERT INTO ticket")
+        assert len(seen) == 1
+        assert seen[0].startswith("INSERT INTO ticket")
         assert ticket.id is not None
-        assert ticket in session and not session.dirty and not session.new
+        assert ticket in session
+        assert not session.dirty
+        assert not session.new
         with _statements(session) as seen:
             # defaults were given to the object too: reading them needs no SELECT
             assert (ticket.escalation_level, ticket.breached, ticket.anonymous) == (0, False, False)
-            assert ticket.closed_at is None and ticket.opd is None
+            assert ticket.closed_at is None
+            assert ticket.opd is None
         assert seen == []
     with backend_factory() as session:
         stored = session.scalars(select(Ticket).where(Ticket.number == "LKS-RW-1")).one()
