@@ -32,6 +32,7 @@ from engine.models import Ticket
 
 GENESIS = "0" * 64
 _AUDIT: Table = AuditEvent.__table__  # type: ignore[assignment]
+_INSERT_AUDIT = insert(_AUDIT)  # built once, like every statement of a command
 _INSTANCE: Table = ProcessInstance.__table__  # type: ignore[assignment]
 
 
@@ -104,7 +105,7 @@ def note(
     )
     if rows:
         session.connection().execute(
-            insert(_AUDIT), [{**r, "instance_id": instance_id} for r in rows]
+            _INSERT_AUDIT, [{**r, "instance_id": instance_id} for r in rows]
         )
 
 
@@ -167,7 +168,7 @@ def write(session: Session, instance: ProcessInstance, rows: Sequence[dict[str, 
     """Insert rows made by ``chain`` once the instance has its id."""
     if rows:  # one executemany; a Core insert keeps the NULL element ids in the same batch
         session.connection().execute(
-            insert(_AUDIT), [{**r, "instance_id": instance.id} for r in rows]
+            _INSERT_AUDIT, [{**r, "instance_id": instance.id} for r in rows]
         )
 
 

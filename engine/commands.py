@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 from typing import TypeVar
 
+from sqlalchemy import bindparam
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -106,14 +107,11 @@ def submit_ticket(
         )
     kecamatan = _kecamatan(session, data.kecamatan)
     # The category and the latest definition in one statement (columns, not ORM objects).
-    found = session.execute(
-        select(Category.active, Category.infrastructure, *_DEFINITION_REF)
-        .select_from(Category)
-        .join(Definition, Definition.key == process_key)  # one category row, no key between
-        .where(Category.code == data.category)
-        .order_by(Definition.version.desc())
-        .limit(1)
-    ).first()
+    found = (
+        session.connection()
+        .execute(_CATEGORY_AND_DEFINITION, {"code": data.category, "key": process_key})
+        .first()
+    )
     category = (
         found[:2]
         if found is not None
@@ -202,13 +200,27 @@ def submit_ticket(
     return CommandResult(ticket, row, reporter_secret=secret)
 
 
-_DEFINITION_REF = (
-    Definition.id,
-    Definition.key,
-    Definition.version,
-    Definition.bundle_id,
-    Definition.content_hash,
-)  # the columns of definitions.DefinitionRef
+_DEFINITION = Definition.__table__.c
+_CATEGORY = Category.__table__.c
+# The category and the latest definition of a process key in one Core statement, built once
+# (a statement built per command was most of its cost): the columns of
+# definitions.DefinitionRef after the category's two.
+_CATEGORY_AND_DEFINITION = (
+    select(
+        _CATEGORY.active,
+        _CATEGORY.infrastructure,
+        _DEFINITION.id,
+        _DEFINITION.key,
+        _DEFINITION.version,
+        _DEFINITION.bundle_id,
+        _DEFINITION.content_hash,
+    )
+    .select_from(Category.__table__)
+    .join(Definition.__table__, _DEFINITION.key == bindparam("key"))  # one category row
+    .where(_CATEGORY.code == bindparam("code"))
+    .order_by(_DEFINITION.version.desc())
+    .limit(1)
+)
 
 
 def _kecamatan(session: Session, name: str | None) -> str | None:
@@ -238,7 +250,7 @@ def complete_task(
     """Complete a READY human task with validated form data, as a member of its group."""
     inputs.check_size(data)
     # The task with its instance locked, ticket and definition: one SELECT.
-    found = session.execute(_LOCK.where(HumanTask.id == task_id)).first()
+    found = session.execute(_LOCK, {"task_id": task_id}).first()
     if found is None:
         raise NotFound(f"no task {task_id}")
     task, row, ticket, definition = found
@@ -406,13 +418,15 @@ def lock_instance(session: Session, instance_id: int) -> tuple[ProcessInstance, 
     return row, ticket, definition
 
 
-# A human task with its instance (locked), ticket and definition (complete_task adds the task).
+# A human task with its instance (locked), ticket and definition; built once, the task's id
+# bound per call.
 _LOCK = (
     select(HumanTask, ProcessInstance, Ticket, Definition)
     .select_from(HumanTask)
     .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
     .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
     .join(Definition, Definition.id == ProcessInstance.definition_id)
+    .where(HumanTask.id == bindparam("task_id"))
     .with_for_update(of=ProcessInstance)
     .execution_options(populate_existing=True)
 )

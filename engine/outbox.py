@@ -72,6 +72,7 @@ BATCH = 100
 # Notify targets that name a group relative to the ticket's OPD; others are lane-like names.
 _GROUP_TARGETS = {"opd": "{opd}", "opd_head": "{opd}_head"}
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+_INSERT_OUTBOX = insert(_OUTBOX)  # built once, like every statement of a command
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -108,7 +109,7 @@ def write(
         followers=followers,
     )
     if rows:
-        session.connection().execute(insert(_OUTBOX), rows)
+        session.connection().execute(_INSERT_OUTBOX, rows)
     return len(rows)
 
 
@@ -204,7 +205,7 @@ def write_private_link(
         SECRET: secret,
     }
     session.connection().execute(
-        insert(_OUTBOX),
+        _INSERT_OUTBOX,
         [
             {
                 "ticket_id": ticket.id,

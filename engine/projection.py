@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy import Table
+from sqlalchemy import bindparam
 from sqlalchemy import delete
 from sqlalchemy import insert
 from sqlalchemy import select
@@ -89,11 +90,7 @@ def sync_rows(
     open_rows: dict[str, int] = {}
     open_groups: dict[str, str] = {}
     if known_open:
-        for guid, task_id, group in conn.execute(
-            select(_TASK.c.task_guid, _TASK.c.id, _TASK.c.candidate_group).where(
-                _TASK.c.instance_id == row.id, _TASK.c.completed_at.is_(None)
-            )
-        ):
+        for guid, task_id, group in conn.execute(_OPEN_TASKS, {"instance_id": row.id}):
             open_rows[guid], open_groups[guid] = task_id, group
     gone = [guid for guid in open_rows if guid not in ready_guids]
     counted: Counter[str] = Counter()  # open tasks per group: +1 opened, -1 closed
@@ -106,7 +103,7 @@ def sync_rows(
                 "completed_by": actor if done else None,
                 "outcome": "completed" if done else "cancelled",
             }
-            conn.execute(update(_TASK).where(_TASK.c.id == open_rows[guid]).values(values))
+            conn.execute(_UPDATE_TASK, {**values, "w_id": open_rows[guid]})
             _refresh(session, open_rows[guid], values)
             counted[open_groups[guid]] -= 1
     new_tasks = []
@@ -133,14 +130,14 @@ def sync_rows(
             }
         )
     if new_tasks:
-        conn.execute(insert(_TASK), new_tasks)
+        conn.execute(_INSERT_TASK, new_tasks)
     for new in new_tasks:
         counted[str(new["candidate_group"])] += 1
     _count_open_tasks(session, ticket, counted)
     for guid in ready_guids & open_rows.keys():
         if guid in deadlines:
             values = {"due_at": deadlines[guid]}
-            conn.execute(update(_TASK).where(_TASK.c.id == open_rows[guid]).values(values))
+            conn.execute(_UPDATE_TASK, {**values, "w_id": open_rows[guid]})
             _refresh(session, open_rows[guid], values)
     _sync_timers(conn, row, snap.timers, known_open=known_open)
 
@@ -165,6 +162,21 @@ _TASK: Table = HumanTask.__table__  # type: ignore[assignment]
 _OPEN_COUNT: Table = OpenTaskCount.__table__  # type: ignore[assignment]
 _TIMER: Table = PendingTimer.__table__  # type: ignore[assignment]
 
+# The statements of every command, built once: a statement built anew costs four times its
+# execution in SQLAlchemy (the construct and its cache key); the values are bound at execution.
+# An UPDATE's SET clause is the parameters' other keys.
+_OPEN_TASKS = select(_TASK.c.task_guid, _TASK.c.id, _TASK.c.candidate_group).where(
+    _TASK.c.instance_id == bindparam("instance_id"), _TASK.c.completed_at.is_(None)
+)
+_UPDATE_TASK = update(_TASK).where(_TASK.c.id == bindparam("w_id"))
+_INSERT_TASK = insert(_TASK)
+_TIMERS = select(_TIMER.c.task_guid, _TIMER.c.due_at).where(
+    _TIMER.c.instance_id == bindparam("instance_id")
+)
+_DELETE_TIMERS = delete(_TIMER).where(_TIMER.c.task_guid.in_(bindparam("guids", expanding=True)))
+_INSERT_TIMER = insert(_TIMER)
+_UPDATE_TIMER = update(_TIMER).where(_TIMER.c.task_guid == bindparam("w_guid"))
+
 
 def _refresh(session: Session, task_id: int, values: Mapping[str, Any]) -> None:
     """Give a HumanTask the session already holds the values just written (as the ORM would)."""
@@ -179,28 +191,23 @@ def _sync_timers(
 ) -> None:
     stored: dict[str, datetime] = {}
     if known_open:
-        stored = dict(
-            conn.execute(
-                select(_TIMER.c.task_guid, _TIMER.c.due_at).where(_TIMER.c.instance_id == row.id)
-            ).all()
-        )
+        stored = dict(conn.execute(_TIMERS, {"instance_id": row.id}).all())
     wanted = {t.guid: t for t in timers}
     gone = [guid for guid in stored if guid not in wanted]
     if gone:
-        conn.execute(delete(_TIMER).where(_TIMER.c.task_guid.in_(gone)))
+        conn.execute(_DELETE_TIMERS, {"guids": gone})
     new = [
         {"instance_id": row.id, "task_guid": t.guid, "element_id": t.element_id, "due_at": t.due_at}
         for t in timers
         if t.guid not in stored
     ]
     if new:
-        conn.execute(insert(_TIMER), new)
+        conn.execute(_INSERT_TIMER, new)
     for t in timers:
         if t.guid in stored and stored[t.guid] != t.due_at:  # a cycle timer moved on
             conn.execute(
-                update(_TIMER)
-                .where(_TIMER.c.task_guid == t.guid)
-                .values(due_at=t.due_at, claimed_by=None, claimed_until=None)
+                _UPDATE_TIMER,
+                {"w_guid": t.guid, "due_at": t.due_at, "claimed_by": None, "claimed_until": None},
             )
 
 

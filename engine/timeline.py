@@ -31,6 +31,7 @@ OFFICER = "officer"
 REPORTER = "reporter"
 SYSTEM = "system"
 _UPDATE: Table = TicketUpdate.__table__  # type: ignore[assignment]
+_INSERT_UPDATE = insert(_UPDATE)  # built once, like every statement of a command
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def shared_fields(
 def write(session: Session, ticket_id: int, updates: Sequence[Update], *, at: datetime) -> None:
     if updates:
         session.connection().execute(
-            insert(_UPDATE),
+            _INSERT_UPDATE,
             [
                 {
                     "ticket_id": ticket_id,
