@@ -223,11 +223,14 @@ _CATEGORY_AND_DEFINITION = (
 )
 
 
+_KECAMATAN_NAMES = select(Kecamatan.__table__.c.name)  # built once
+
+
 def _kecamatan(session: Session, name: str | None) -> str | None:
     """The city's spelling of a kecamatan; any name passes while the city has no list."""
     if name is None or not name.strip():
         return None
-    known = session.scalars(select(Kecamatan.name)).all()
+    known: list[str] = list(session.connection().execute(_KECAMATAN_NAMES).scalars())
     if not known:
         return name.strip()
     for candidate in known:
@@ -404,18 +407,22 @@ def fire_timers(session: Session, *, instance_id: int, now: datetime) -> Command
 def lock_instance(session: Session, instance_id: int) -> tuple[ProcessInstance, Ticket, Definition]:
     """The instance row locked (FOR UPDATE where the database has it), its ticket and its
     definition, in one SELECT; NotFound if there is no such instance."""
-    found = session.execute(
-        select(ProcessInstance, Ticket, Definition)
-        .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
-        .join(Definition, Definition.id == ProcessInstance.definition_id)
-        .where(ProcessInstance.id == instance_id)
-        .with_for_update(of=ProcessInstance)
-        .execution_options(populate_existing=True)
-    ).first()
+    found = session.execute(_LOCK_INSTANCE, {"instance_id": instance_id}).first()
     if found is None:
         raise NotFound(f"no process instance {instance_id}")
     row, ticket, definition = found
     return row, ticket, definition
+
+
+# The timer sweep's and a message's lock (lock_instance); built once, the id bound per call.
+_LOCK_INSTANCE = (
+    select(ProcessInstance, Ticket, Definition)
+    .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
+    .join(Definition, Definition.id == ProcessInstance.definition_id)
+    .where(ProcessInstance.id == bindparam("instance_id"))
+    .with_for_update(of=ProcessInstance)
+    .execution_options(populate_existing=True)
+)
 
 
 # A human task with its instance (locked), ticket and definition; built once, the task's id
