@@ -42,6 +42,16 @@ def submit(
         ).ticket.number
 
 
+def instance_of(factory: sessionmaker[Session], number: str) -> int:
+    """The id of a ticket's process instance."""
+    with factory() as session:
+        return session.scalars(
+            select(ProcessInstance.id)
+            .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
+            .where(Ticket.number == number)
+        ).one()
+
+
 def open_task(session: Session, number: str) -> HumanTask:
     """The one open human task of a ticket."""
     return session.scalars(

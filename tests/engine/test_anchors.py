@@ -25,19 +25,10 @@ from engine.models import AuditAnchor
 from engine.models import AuditAnchorHead
 from engine.models import AuditEvent
 from engine.models import ProcessInstance
-from engine.models import Ticket
+from tests.factories import instance_of
 from tests.factories import submit
 
 DAY = datetime(2026, 11, 23, 17, 5, tzinfo=UTC)  # 00:05 on 24 November in Jakarta
-
-
-def instance_of(factory: sessionmaker[Session], number: str) -> int:
-    with factory() as session:
-        return session.scalars(
-            select(ProcessInstance.id)
-            .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
-            .where(Ticket.number == number)
-        ).one()
 
 
 def note(factory: sessionmaker[Session], number: str, *, at: datetime) -> None:

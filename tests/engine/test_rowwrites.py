@@ -18,6 +18,7 @@ from engine import rowwrites
 from engine.models import ProcessInstance
 from engine.models import Ticket
 from tests.conftest import NOW
+from tests.factories import instance_of
 from tests.factories import submit
 
 
@@ -73,19 +74,8 @@ def test_insert_writes_every_column_once_and_leaves_the_objects_clean(backend_fa
         assert stored.created_at == NOW
 
 
-def _stored_instance(backend_factory) -> int:
-    """A ticket with a submitted instance, as a command leaves it; the instance's id."""
-    number = submit(backend_factory)
-    with backend_factory() as session:
-        return session.scalars(
-            select(ProcessInstance.id)
-            .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
-            .where(Ticket.number == number)
-        ).one()
-
-
 def test_update_writes_only_changed_columns_and_moves_the_version(backend_factory):
-    instance_id = _stored_instance(backend_factory)
+    instance_id = instance_of(backend_factory, submit(backend_factory))
     with backend_factory.begin() as session:
         row = session.get(ProcessInstance, instance_id)
         assert row is not None
@@ -107,7 +97,7 @@ def test_update_writes_only_changed_columns_and_moves_the_version(backend_factor
 
 
 def test_update_with_nothing_changed_writes_nothing(backend_factory):
-    instance_id = _stored_instance(backend_factory)
+    instance_id = instance_of(backend_factory, submit(backend_factory))
     with backend_factory.begin() as session:
         row = session.get(ProcessInstance, instance_id)
         assert row is not None
@@ -119,7 +109,7 @@ def test_update_with_nothing_changed_writes_nothing(backend_factory):
 def test_update_of_a_version_moved_by_another_writer_is_refused(backend_factory):
     """A writer that skipped the lock: the UPDATE matches no row, StaleDataError, nothing
     written (commands turn it into Conflict)."""
-    instance_id = _stored_instance(backend_factory)
+    instance_id = instance_of(backend_factory, submit(backend_factory))
     with backend_factory() as session:
         row = session.get(ProcessInstance, instance_id)
         assert row is not None
