@@ -371,10 +371,10 @@ def replay_for(folder: Path, engine: Any, laksa: Laksa) -> tuple[Replay, list[An
     (task_id,) = laksa.verify_task_ids(ticket)
     complete = recorder.record(engine, lambda: laksa.complete(task_id))
     copy = folder / "replay.db"
-    source = sqlite3.connect(folder / "bench.db")
-    with sqlite3.connect(copy) as target:
-        source.backup(target)
+    source, target = sqlite3.connect(folder / "bench.db"), sqlite3.connect(copy)
+    source.backup(target)
     source.close()
+    target.close()
     return Replay(copy, intake, complete), intake, complete
 
 
