@@ -362,7 +362,7 @@ FRESH = 10**9  # the first of the fresh values (task guids are 'R' and one of th
 _INSERT = re.compile(r"INSERT INTO (\w+) \(([^)]*)\) VALUES")
 
 
-def replay_for(folder: Path, engine: Any, laksa: Laksa) -> tuple[Replay, list[Any], list[Any]]:
+def replay_for(folder: Path, engine: Any, laksa: Laksa) -> Replay:
     """Record one intake and one completion of ``laksa``, then a Replay of them on a copy of
     its database (so the replays leave LAKSA's own tables as they were)."""
     recorder = Recorder()
@@ -375,7 +375,7 @@ def replay_for(folder: Path, engine: Any, laksa: Laksa) -> tuple[Replay, list[An
     source.backup(target)
     source.close()
     target.close()
-    return Replay(copy, intake, complete), intake, complete
+    return Replay(copy, intake, complete)
 
 
 def replay_timings(replay: Replay, n: int) -> dict[str, float]:
@@ -438,7 +438,7 @@ def main() -> None:
             profile(laksa, args.profile, args.n)
             db_engine.dispose()
             return
-        replay, _, _ = replay_for(Path(tmp), db_engine, laksa)
+        replay = replay_for(Path(tmp), db_engine, laksa)
         replay_timings(replay, args.warmup)
 
         rounds: list[dict[str, float]] = []

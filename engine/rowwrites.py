@@ -119,14 +119,17 @@ def _attributes(mapper: Mapper[Any]) -> frozenset[str]:
 @lru_cache(maxsize=32)
 def _pk(mapper: Mapper[Any]) -> _Column:
     (column,) = mapper.primary_key
-    return _Column(mapper.get_property_by_column(column).key, str(column.key), None)
+    return _key_column(mapper, column)
 
 
 @lru_cache(maxsize=32)
 def _version(mapper: Mapper[Any]) -> _Column | None:
     column = mapper.version_id_col
-    if column is None:
-        return None
+    return None if column is None else _key_column(mapper, column)
+
+
+def _key_column(mapper: Mapper[Any], column: Any) -> _Column:
+    """The primary key or version column (never written from the object's own value)."""
     return _Column(mapper.get_property_by_column(column).key, str(column.key), None)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from PIL import Image
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
@@ -50,6 +51,17 @@ def instance_of(factory: sessionmaker[Session], number: str) -> int:
             .join(Ticket, Ticket.id == ProcessInstance.ticket_id)
             .where(Ticket.number == number)
         ).one()
+
+
+def move_version_behind(session: Session, instance_id: int) -> None:
+    """Raise the instance row's version as another writer that skipped the lock would,
+    without the session's objects knowing."""
+    session.execute(
+        update(ProcessInstance)
+        .where(ProcessInstance.id == instance_id)
+        .values(version=ProcessInstance.version + 1)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def open_task(session: Session, number: str) -> HumanTask:

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func
 from sqlalchemy import select
-from sqlalchemy import update
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import commands
@@ -21,6 +20,7 @@ from engine.models import PendingTimer
 from engine.models import ProcessInstance
 from engine.models import Ticket
 from tests.conftest import NOW
+from tests.factories import move_version_behind
 from tests.factories import open_task
 from tests.factories import submit
 
@@ -177,12 +177,7 @@ def test_optimistic_version_check_catches_a_writer_that_skipped_the_lock(session
         instance_id = open_task(session, number).instance_id
     with session_factory() as session:
         row = session.get(ProcessInstance, instance_id)
-        session.execute(
-            update(ProcessInstance)
-            .where(ProcessInstance.id == instance_id)
-            .values(version=ProcessInstance.version + 1)
-            .execution_options(synchronize_session=False)
-        )
+        move_version_behind(session, instance_id)
         row.updated_at = NOW + timedelta(minutes=1)
         with pytest.raises(StaleDataError):
             session.flush()
